@@ -1,0 +1,239 @@
+"""The chapters' setup: one call turns the papermill ``profile`` parameter into sizes, finds the data
+(real, or the synthetic fallback, said visibly) and the model. Chapters hold no ``if profile``."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data import get_preset
+from .models.loading import DEFAULT_MODEL, cache_root
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Sizes per profile. smoke: CI, a tiny model on synthetic data; cpu: the book build on 2 cores;
+# gpu: the paper's sizes (Llama-3.2-3B in 4-bit QLoRA, full train_10000, test_5000, 5 epochs).
+PROFILES: dict[str, dict] = {
+    "smoke": dict(model="tiny", adapter="lora", train_split="train_10000", n_train=96, valid_split="valid_500",
+                  n_valid=16, test_split="test_500", n_test=32, epochs=2.0, batch_size=8, lr=3e-3, bf16=False,
+                  n_attr=4, n_live=2),
+    "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=1024,
+                valid_split="valid_500", n_valid=64, test_split="test_500", n_test=None, epochs=1.0,
+                batch_size=8, lr=5e-4, bf16=True, n_attr=64, n_live=3),
+    "gpu": dict(model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,
+                valid_split="valid_500", n_valid=500, test_split="test_5000", n_test=None, epochs=5.0,
+                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5),
+}
+
+
+@dataclass
+class BookConfig:
+    profile: str
+    dataset: str
+    preset: object
+    data_dir: Path
+    data_source: str            # "real" | "synthetic"
+    note: str                   # shown by the chapter when data or model fell back
+    model: str
+    runs_root: Path
+    seed: int
+    sizes: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        sizes = self.__dict__.get("sizes", {})
+        if name in sizes:
+            return sizes[name]
+        raise AttributeError(name)
+
+
+def _quiet():
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def synthetic_dir(seed: int = 0) -> Path:
+    from .data.synthetic import make_synthetic
+
+    out = cache_root() / "data" / f"synthetic-{seed}"
+    if not (out / "id2name4Rec.json").exists():
+        make_synthetic(out, seed=seed)
+    return out
+
+
+def tiny_model_dir(data_dir: Path, preset, seed: int = 0) -> Path:
+    """The smoke profile's model: a tiny random Llama with a BPE tokenizer trained on the catalog's
+    titles and the prompt template, saved once to the cache so every chapter shares it."""
+    import hashlib
+
+    from .data import build_prompt, load_catalog
+    from .models.tiny import tiny_model, tiny_tokenizer
+
+    catalog = load_catalog(data_dir)
+    texts = [build_prompt(preset, catalog.titles[i : i + 10]) + f'"{catalog.titles[i]}"'
+             for i in range(0, catalog.n_titles, 10)]
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:10]
+    out = cache_root() / "models" / f"tiny-{key}-{seed}"
+    if not (out / "model.safetensors").exists():
+        tok = tiny_tokenizer(texts, vocab_size=384)
+        model = tiny_model(tok, seed=seed)
+        tmp = out.with_name(out.name + ".tmp")
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        tmp.rename(out)
+    return out
+
+
+def setup(profile: str = "cpu", dataset: str = "office", model: str | None = None, seed: int = 0,
+          **overrides) -> BookConfig:
+    """Resolve a chapter's parameters. ``overrides`` replace single sizes (e.g. ``n_train=256``)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    _quiet()
+    torch.manual_seed(seed)
+    sizes = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    from .data.locate import dataset_dir
+
+    preset = get_preset(dataset)
+    note = ""
+    real = dataset_dir(preset) if profile != "smoke" else None
+    if real is not None:
+        data_dir, source = real, "real"
+    else:
+        data_dir, source = synthetic_dir(seed), "synthetic"
+        if profile != "smoke":
+            note = (f"No {preset.dirname} data found (set GDRT_DATA or run data/fetch.py): this run uses the "
+                    "synthetic dataset instead, so its numbers say nothing about the paper.")
+        preset = get_preset("synthetic")
+    name = model or sizes.pop("model")
+    sizes.pop("model", None)
+    if name == "tiny":
+        name = str(tiny_model_dir(data_dir, preset, seed))
+    runs_root = Path(os.environ.get("GDRT_RUNS", REPO / "runs")) / profile
+    return BookConfig(profile, preset.name, preset, Path(data_dir), source, note, name, runs_root, seed, sizes)
+
+
+def train_config(cfg: BookConfig, method: str, **kw):
+    """The TrainConfig of a chapter's run at this profile (``kw`` overrides, e.g. ``tau=0.5``)."""
+    from .training.runs import TrainConfig
+
+    base = dict(data_dir=str(cfg.data_dir), dataset=cfg.dataset, model=cfg.model, method=method, seed=cfg.seed)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    base.update({k: v for k, v in cfg.sizes.items() if k in names})
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+# ----------------------------------------------------------------------------- chapter helpers
+_MODELS: dict = {}
+
+
+def banner(cfg: BookConfig):
+    """A visible note on what this execution used (profile, data, model), and any fallback."""
+    from IPython.display import Markdown
+
+    text = (f"**Profile `{cfg.profile}`** · data: {cfg.data_source} `{cfg.data_dir.name}` · "
+            f"model: `{Path(cfg.model).name}`")
+    if cfg.note:
+        text = f"```{{warning}}\n{cfg.note}\n```\n\n{text}"
+    return Markdown(text)
+
+
+def load_data(cfg: BookConfig):
+    """The catalog and the profile's train / valid / test rows (seeded subsets, as training uses)."""
+    from types import SimpleNamespace
+
+    from .data import load_catalog, load_split
+    from .training.runs import subset
+
+    catalog = load_catalog(cfg.data_dir)
+    return SimpleNamespace(
+        catalog=catalog,
+        train=subset(load_split(cfg.data_dir, cfg.train_split, catalog), cfg.n_train, cfg.seed),
+        valid=subset(load_split(cfg.data_dir, cfg.valid_split, catalog), cfg.n_valid, cfg.seed),
+        test=load_split(cfg.data_dir, cfg.test_split, catalog)[: cfg.n_test or None],
+    )
+
+
+def base_model(cfg: BookConfig):
+    """The untuned model (eval mode), loaded once per kernel: the reference of Eq. 2 and Eq. 3."""
+    from .models.loading import load_model
+
+    if cfg.model not in _MODELS:
+        _MODELS[cfg.model] = load_model(cfg.model)
+    return _MODELS[cfg.model]
+
+
+def relevance(cfg: BookConfig, catalog):
+    """Per-token relevance (Eq. 3) of every catalog title under the base model, cached on disk."""
+    from .objectives.relevance import reference_title_relevance
+
+    return reference_title_relevance(cfg.model, catalog, cfg.preset, lm=_MODELS.get(cfg.model))[0]
+
+
+def token_table(cfg: BookConfig, title: str, rel, grouping=None):
+    """One title's response tokens with their relevance (and group)."""
+    import pandas as pd
+
+    from .data import encode_response
+
+    tok = base_model(cfg).tokenizer
+    ids = encode_response(tok, title)
+    df = pd.DataFrame({"token": [repr(tok.decode([i])) for i in ids], "r(y_t)": rel[title]})
+    if grouping is not None:
+        df["group"] = grouping.assign(rel[title]) + 1
+    return df.round(3)
+
+
+def group_table(grouping, values):
+    """Per group: token count and share, mean and range of relevance."""
+    import pandas as pd
+
+    g = grouping.assign(values)
+    rows = [{"group": k + 1, "tokens": int((g == k).sum()), "share": float((g == k).mean()),
+             "mean r": float(values[g == k].mean()), "min r": float(values[g == k].min()),
+             "max r": float(values[g == k].max())} for k in range(grouping.n_groups) if (g == k).any()]
+    return pd.DataFrame(rows).set_index("group").round(3) if rows else pd.DataFrame()
+
+
+def run(cfg: BookConfig, method: str, **kw):
+    """Train (or reuse, by config hash) and evaluate one method at this profile. Prints the run
+    directory it made or reused; returns run_dir, final stats, logs and test metrics."""
+    from types import SimpleNamespace
+
+    from .evaluation import evaluate_run
+    from .training.runs import load_run, train
+
+    tc = train_config(cfg, method, **kw)
+    reused = (Path(cfg.runs_root) / tc.run_name() / "final.json").exists()
+    run_dir = train(tc, runs_root=cfg.runs_root, progress=False)
+    print(("reused " if reused else "trained ") + str(run_dir))
+    r = load_run(run_dir)
+    metrics, eval_dir = evaluate_run(run_dir, cfg.test_split, cfg.n_test, num_beams=cfg.sizes.get("num_beams", 10),
+                                     progress=False)
+    from .io import read_json
+
+    timing = read_json(eval_dir / "timing.json")
+    return SimpleNamespace(run_dir=run_dir, config=r["config"], final=r["final"], log=r["log"],
+                           metrics=metrics, eval_dir=eval_dir, timing=timing)
+
+
+def glue_metrics(metrics: dict, keys=("ndcg@5", "ndcg@10", "hit@5", "hit@10", "mgu@5", "dgu@5")):
+    """Glue ``METHOD_KEY`` for each method's metrics, plus the top-1 share in group 1 and the targets'."""
+    from myst_nb import glue
+
+    for name, m in metrics.items():
+        for key in keys:
+            glue(f"{name}_{key}", m[key], display=False)
+        glue(f"{name}_top1_g1", m["top1_group_share"][0], display=False)
+        glue("target_g1", m["target_group_share"][0], display=False)

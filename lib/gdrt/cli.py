@@ -1,0 +1,126 @@
+"""``python -m gdrt``: the scripted entry for long runs, sharing the chapters' code.
+
+    python -m gdrt train --config FILE [--key value ...] [--runs-root DIR]
+    python -m gdrt evaluate --run DIR [--split test_5000] [--limit N] [--num-beams B] [--length-penalty L]
+    python -m gdrt evaluate --model M --data-dir D --dataset NAME --split test [--limit N]
+                            [--num-beams B] [--length-penalty L] --output-dir OUT [--adapter DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .errors import GDRTInputError
+
+
+def _coerce(field: dataclasses.Field, text: str):
+    if text in ("None", "null"):
+        return None
+    t = str(field.type)
+    if "bool" in t:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"--{field.name}: expected true/false, got {text!r}")
+        return text.lower() in ("true", "1")
+    if "int" in t and "float" not in t:
+        return int(text)
+    if "float" in t:
+        return float(text)
+    return text
+
+
+def _train(argv):
+    from .training.runs import TrainConfig, train
+
+    p = argparse.ArgumentParser(prog="gdrt train")
+    p.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
+    p.add_argument("--runs-root", default="runs")
+    args, rest = p.parse_known_args(argv)
+    path = Path(args.config)
+    if not path.exists():
+        raise GDRTInputError(path, "config file not found")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise GDRTInputError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    if not isinstance(raw, dict):
+        raise GDRTInputError(path, "the config must be a JSON object")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    it = iter(rest)
+    for flag in it:
+        key = flag.lstrip("-").replace("-", "_")
+        if not flag.startswith("--") or key not in fields:
+            raise GDRTInputError(path, f"unknown option {flag}; config keys: {', '.join(sorted(fields))}")
+        value = next(it, None)
+        if value is None:
+            raise GDRTInputError(path, f"option {flag} needs a value")
+        raw[key] = _coerce(fields[key], value)
+    try:
+        cfg = TrainConfig.from_dict(raw, source=str(path))
+    except (TypeError, ValueError) as e:
+        raise GDRTInputError(path, str(e).split(": ", 1)[-1]) from None
+    run_dir = train(cfg, runs_root=args.runs_root)
+    print(run_dir)
+
+
+def _evaluate(argv):
+    from .evaluation import evaluate, evaluate_run, reference_item_groups
+
+    p = argparse.ArgumentParser(prog="gdrt evaluate")
+    p.add_argument("--run")
+    p.add_argument("--model")
+    p.add_argument("--adapter", help="a trained adapter directory (e.g. RUN/best)")
+    p.add_argument("--data-dir")
+    p.add_argument("--dataset")
+    p.add_argument("--split", default="test_5000")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--num-beams", type=int, default=10)
+    p.add_argument("--length-penalty", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--output-dir")
+    p.add_argument("--overwrite", action="store_true", help="replace results already in the output directory")
+    a = p.parse_args(argv)
+    if a.run:
+        m, out = evaluate_run(a.run, a.split, a.limit, a.num_beams, a.length_penalty, a.batch_size,
+                              overwrite=a.overwrite)
+    else:
+        missing = [n for n in ("model", "data_dir", "dataset", "output_dir") if getattr(a, n) is None]
+        if missing:
+            p.error("without --run, these are required: " + ", ".join("--" + m.replace("_", "-") for m in missing))
+        from .data import get_preset, load_catalog, load_split
+        from .models.loading import load_model
+
+        out = Path(a.output_dir)
+        if (out / "metrics.json").exists() and not a.overwrite:
+            raise GDRTInputError(out / "metrics.json", "results already exist; pass --overwrite to replace them")
+        preset = get_preset(a.dataset)
+        catalog = load_catalog(a.data_dir)
+        rows = load_split(a.data_dir, a.split, catalog)[: a.limit or None]
+        lm = load_model(a.model, adapter_path=a.adapter)
+        groups = reference_item_groups(a.model, catalog, preset)
+        m = evaluate(lm.model, lm.tokenizer, rows, catalog, preset, out, groups,
+                     config={"model": a.model, "adapter": a.adapter, "data_dir": a.data_dir,
+                             "dataset": a.dataset, "split": a.split, "limit": a.limit},
+                     num_beams=a.num_beams, length_penalty=a.length_penalty, batch_size=a.batch_size)
+    print(json.dumps({"output_dir": str(out), **{k: v for k, v in m.items() if not isinstance(v, list)}}))
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", "evaluate"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    try:
+        (_train if argv[0] == "train" else _evaluate)(argv[1:])
+    except (GDRTInputError, FileNotFoundError, KeyError, ValueError) as e:
+        msg = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
+        print(f"gdrt {argv[0]}: error: {msg}".splitlines()[0], file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""MSL-format readers: ``id2name4Rec.json`` and ``user_id,item_ids,timestamp`` CSV splits.
+
+The format is described in DESIGN.md section 2 and explained in chapter 2. Every problem with a file
+raises :class:`gdrt.errors.GDRTInputError`, whose message is one line naming the file, the line and
+the field; no row is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import GDRTInputError
+from .catalog import Catalog
+
+__all__ = [
+    "Row",
+    "MSL_COLUMNS",
+    "read_catalog",
+    "read_msl",
+    "load_split",
+    "load_catalog",
+    "available_splits",
+]
+
+MSL_COLUMNS = ("user_id", "item_ids", "timestamp")
+CATALOG_FILE = "id2name4Rec.json"
+
+_INT_RE = re.compile(r"-?[0-9]+\Z")
+_ID_RE = re.compile(r"[0-9]+\Z")
+_KEY_RE = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One window: the user's history (oldest first) and the next item, with the target's time.
+
+    ``line`` is the 1-based line of the source file where the row starts (the header is line 1);
+    0 for rows that were built in memory (see :mod:`gdrt.data.windows`).
+    """
+
+    user_id: int | str
+    history: tuple[int, ...]
+    target: int
+    timestamp: int
+    line: int = 0
+
+    @property
+    def items(self) -> tuple[int, ...]:
+        """History followed by the target, as in the CSV's ``item_ids``."""
+        return self.history + (self.target,)
+
+
+# --------------------------------------------------------------------------------------------------
+# shared helpers (also used by d3.py and amazon.py)
+
+
+def _read_bytes(path) -> bytes:
+    path = Path(path)
+    if not path.exists():
+        raise GDRTInputError(path, "file not found")
+    if path.is_dir():
+        raise GDRTInputError(path, "is a directory, expected a file")
+    data = path.read_bytes()
+    if not data:
+        raise GDRTInputError(path, "file is empty (0 bytes)")
+    return data
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _decode(path, data: bytes, csv_like: bool = False) -> str:
+    """UTF-8 text of ``data`` (a leading BOM is dropped); invalid bytes raise with their line.
+
+    For a CSV (``csv_like``) the error also names the column that holds the bad byte.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = _line_of_offset(data, e.start)
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        col = e.start - line_start + 1
+        field = None
+        if csv_like and line > 1:
+            # which CSV field holds the bad byte: parse the line's prefix
+            first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r").lstrip("\ufeff")
+            hdr = next(csv.reader([first]), [])
+            prefix = data[line_start : e.start].decode("utf-8", errors="replace")
+            fields = next(csv.reader([prefix], strict=False), [""])
+            idx = max(len(fields) - 1, 0)
+            field = hdr[idx] if idx < len(hdr) else None
+        raise GDRTInputError(
+            path, f"invalid UTF-8 byte 0x{data[e.start]:02x} at column {col}", line=line, field=field
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def _parse_int(path, value: str, line: int, field: str, what: str = "integer") -> int:
+    if not _INT_RE.match(value):
+        raise GDRTInputError(path, f"not an {what}: {value!r}", line=line, field=field)
+    return int(value)
+
+
+def _parse_id_list(path, value: str, line: int, field: str) -> list[int]:
+    """A list literal of non-negative ints (JSON first for speed, then a Python literal)."""
+    try:
+        obj = json.loads(value)
+    except ValueError:
+        try:
+            obj = ast.literal_eval(value)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise GDRTInputError(path, f"malformed list literal: {_short(value)}", line=line, field=field) from None
+    if not isinstance(obj, (list, tuple)):
+        raise GDRTInputError(path, f"expected a list of item ids, got {_short(value)}", line=line, field=field)
+    for x in obj:
+        if type(x) is not int:
+            raise GDRTInputError(path, f"non-integer item id {x!r} in {_short(value)}", line=line, field=field)
+        if x < 0:
+            raise GDRTInputError(path, f"negative item id {x} in {_short(value)}", line=line, field=field)
+    return list(obj)
+
+
+def _short(value: str, n: int = 60) -> str:
+    value = value.replace("\n", "\\n").replace("\r", "\\r")
+    return repr(value if len(value) <= n else value[:n] + "...")
+
+
+def _csv_records(path, text: str, required: tuple[str, ...]):
+    """Yield ``(line, header, record)`` for a CSV text; checks header and field counts.
+
+    ``line`` is the 1-based line where the record starts. Raises on a bad header, a blank line, a
+    wrong number of fields and a malformed or truncated (unterminated quote) record.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as e:
+        raise GDRTInputError(path, f"malformed CSV header: {e}", line=1) from None
+    except StopIteration:
+        raise GDRTInputError(path, "no header line", line=1) from None
+    if not header or header == [""]:
+        raise GDRTInputError(path, "empty header line; expected columns " + ",".join(required), line=1)
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise GDRTInputError(path, f"duplicate column '{name}' in header", line=1, field=name)
+        seen.add(name)
+    missing = [c for c in required if c not in seen]
+    if missing:
+        if len(missing) == len(required) or not (set(required) & seen):
+            msg = f"wrong column names: expected {','.join(required)}, found {','.join(header)}"
+        else:
+            msg = f"missing column '{missing[0]}' (expected {','.join(required)}, found {','.join(header)})"
+        raise GDRTInputError(path, msg, line=1, field=missing[0])
+    ncol = len(header)
+    prev = reader.line_num
+    while True:
+        start = prev + 1
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            field = _field_at_error(text, start, header)
+            msg = str(e)
+            if "unexpected end of data" in msg or "EOF" in msg:
+                msg = "truncated CSV: unterminated quoted field runs to the end of the file"
+            else:
+                msg = f"malformed CSV record: {msg}"
+            raise GDRTInputError(path, msg, line=start, field=field) from None
+        prev = reader.line_num
+        if not rec:
+            raise GDRTInputError(path, "blank line (every line must be a record)", line=start)
+        if len(rec) != ncol:
+            field = header[len(rec)] if len(rec) < ncol else None
+            raise GDRTInputError(
+                path, f"expected {ncol} fields ({','.join(header)}), found {len(rec)}", line=start, field=field
+            )
+        yield start, header, rec
+
+
+def _field_at_error(text: str, start: int, header: list[str]) -> str | None:
+    """Name of the column being parsed when the record starting on line ``start`` went wrong."""
+    pos = 0
+    for _ in range(start - 1):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            return None
+    rest = text[pos:]
+
+    def strict_error(k: int) -> bool:  # does parsing the first k characters fail before their end?
+        try:
+            for _ in csv.reader(io.StringIO(rest[:k], newline=""), strict=True):
+                pass
+        except csv.Error as e:
+            return "unexpected end of data" not in str(e)
+        return False
+
+    end = len(rest)
+    if strict_error(end):  # a bad character inside the record: find where (failure is monotone in k)
+        lo, hi = 0, end
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if strict_error(mid):
+                hi = mid
+            else:
+                lo = mid
+        end = lo
+    try:
+        fields = next(csv.reader(io.StringIO(rest[:end], newline=""), strict=False))
+    except (StopIteration, csv.Error):
+        return header[0] if header else None
+    idx = len(fields) - 1
+    return header[idx] if 0 <= idx < len(header) else None
+
+
+# --------------------------------------------------------------------------------------------------
+# catalog
+
+
+class _Pairs(list):
+    """JSON object as its list of pairs (keeps duplicates visible)."""
+
+
+def _key_line(text: str, key: str) -> int | None:
+    m = re.search(r'"' + re.escape(key) + r'"\s*:', text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
+    """Read ``id2name4Rec.json`` (a JSON object: string integer id -> non-empty title).
+
+    An empty (or blank) title is an error unless ``allow_empty_titles``: the paper's Book catalog
+    has one (id 5746, used by 43 rows), kept as is by the paper.
+    """
+    path = Path(path)
+    text = _decode(path, _read_bytes(path))
+    try:
+        obj = json.loads(text, object_pairs_hook=_Pairs)
+    except json.JSONDecodeError as e:
+        raise GDRTInputError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    if not isinstance(obj, _Pairs):
+        kind = "a list" if isinstance(obj, list) else type(obj).__name__
+        raise GDRTInputError(path, f"expected a JSON object mapping item id -> title, found {kind}", line=1)
+    if not obj:
+        raise GDRTInputError(path, "empty catalog (no items)", line=1)
+    id2title: dict[int, str] = {}
+    for key, title in obj:
+        if not _KEY_RE.match(key):
+            raise GDRTInputError(
+                path, f"item id must be a non-negative integer, found {key!r}", line=_key_line(text, key), field=key
+            )
+        item_id = int(key)
+        if item_id in id2title:
+            raise GDRTInputError(path, f"duplicate item id {key}", line=_key_line(text, key), field=key)
+        if not isinstance(title, str):
+            kind = "object" if isinstance(title, _Pairs) else type(title).__name__
+            raise GDRTInputError(path, f"title must be a string, found {kind}", line=_key_line(text, key), field=key)
+        if not allow_empty_titles and not title.strip():
+            raise GDRTInputError(
+                path, "empty title (pass allow_empty_titles=True to keep it)", line=_key_line(text, key), field=key
+            )
+        id2title[item_id] = title
+    return Catalog(id2title, source=str(path))
+
+
+# --------------------------------------------------------------------------------------------------
+# MSL CSV
+
+
+def read_msl(path, catalog: Catalog | None = None) -> list[Row]:
+    """Read one MSL-format split (``user_id,item_ids,timestamp``; extra columns are ignored).
+
+    The last id of ``item_ids`` is the target, the others (at least one) the history. With a
+    ``catalog`` every id must be in it.
+    """
+    path = Path(path)
+    text = _decode(path, _read_bytes(path), csv_like=True)
+    id2title = catalog.id2title if catalog is not None else None
+    cat_name = Path(catalog.source).name if catalog is not None and catalog.source else "the catalog"
+    rows: list[Row] = []
+    append = rows.append
+    idx_u = idx_i = idx_t = None
+    for line, header, rec in _csv_records(path, text, MSL_COLUMNS):
+        if idx_u is None:
+            idx_u, idx_i, idx_t = (header.index(c) for c in MSL_COLUMNS)
+        u = rec[idx_u]
+        if not _ID_RE.match(u):
+            raise GDRTInputError(path, f"user id must be a non-negative integer, found {_short(u)}", line=line, field="user_id")
+        ids = _parse_id_list(path, rec[idx_i], line, "item_ids")
+        if len(ids) < 2:
+            what = "empty list" if not ids else "empty history (one id: the target alone)"
+            raise GDRTInputError(path, f"{what}; need at least 2 ids (history + target)", line=line, field="item_ids")
+        if id2title is not None:
+            for x in ids:
+                if x not in id2title:
+                    raise GDRTInputError(path, f"item id {x} not in {cat_name}", line=line, field="item_ids")
+        ts = rec[idx_t]
+        if not _INT_RE.match(ts):
+            raise GDRTInputError(path, f"not an integer timestamp: {_short(ts)}", line=line, field="timestamp")
+        append(Row(int(u), tuple(ids[:-1]), ids[-1], int(ts), line))
+    return rows
+
+
+def available_splits(data_dir) -> list[str]:
+    """Names of the CSV splits in a dataset folder (``train``, ``train_10000``, ``valid``, ...)."""
+    return sorted(p.stem for p in Path(data_dir).glob("*.csv"))
+
+
+def load_catalog(data_dir, allow_empty_titles: bool = False) -> Catalog:
+    """``<data_dir>/id2name4Rec.json`` (see :func:`read_catalog`)."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise GDRTInputError(data_dir, "dataset folder not found")
+    return read_catalog(data_dir / CATALOG_FILE, allow_empty_titles=allow_empty_titles)
+
+
+def load_split(data_dir, split: str, catalog: Catalog | None = None) -> list[Row]:
+    """Read ``<data_dir>/<split>.csv`` (``split`` like ``"train_10000"``, ``"valid"``, ``"test_500"``)."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise GDRTInputError(data_dir, "dataset folder not found")
+    name = split[:-4] if split.endswith(".csv") else split
+    path = data_dir / f"{name}.csv"
+    if not path.is_file():
+        avail = available_splits(data_dir)
+        raise GDRTInputError(
+            path, f"no split '{name}' in {data_dir}; available: {', '.join(avail) if avail else '(none)'}"
+        )
+    return read_msl(path, catalog)

@@ -1,0 +1,243 @@
+"""Training runs: a config dataclass, the run directory keyed by the config's hash (a chapter that
+needs a trained model reuses it), validation NDCG@5 to keep the best adapter, and the logs.
+Explained in chapter 5, "Training"."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import PrinterCallback, TrainerCallback, TrainingArguments
+
+from .. import __version__
+from ..data import get_preset
+from ..io import read_json, write_json
+from .examples import ExampleDataset, build_examples, collate
+from .trainer import GDRTTrainer
+
+log = logging.getLogger(__name__)
+
+RUN_FORMAT = 1  # bump when a change makes cached runs stale
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; its hash names the run directory."""
+
+    data_dir: str
+    dataset: str = "office"
+    train_split: str = "train_10000"
+    valid_split: str = "valid_500"
+    n_train: int | None = None       # first n rows after a seeded shuffle; None = all
+    n_valid: int | None = 100
+    model: str = "smollm2-135m"
+    adapter: str | None = "qlora"    # "qlora" | "lora"
+    method: str = "sft"              # "sft" | "gdrt"
+    n_groups: int = 5
+    tau: float = 1.0
+    grouping: str = "kmeans"         # "kmeans" | "quantile"
+    epochs: float = 1.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 3e-4
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    max_history: int = 10
+    bf16: bool = False
+    eval_steps: int | None = None    # validate every N steps; None = at each epoch end
+    num_beams: int = 10
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.method not in ("sft", "gdrt"):
+            raise ValueError(f"method must be 'sft' or 'gdrt', got {self.method!r}")
+        if not self.tau > 0:
+            raise ValueError(f"tau must be > 0, got {self.tau}")
+        if self.n_groups < 1:
+            raise ValueError(f"n_groups must be >= 1, got {self.n_groups}")
+        if self.adapter not in ("qlora", "lora"):
+            raise ValueError(f"adapter must be 'qlora' or 'lora', got {self.adapter!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"{source}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def key(self) -> str:
+        d = dataclasses.asdict(self)
+        d["data_dir"] = str(Path(self.data_dir).resolve())
+        blob = json.dumps({"format": RUN_FORMAT, **d}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def run_name(self) -> str:
+        return f"{self.method}-{self.dataset}-{self.key()}"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def subset(rows, n, seed):
+    if n is None or n >= len(rows):
+        return list(rows)
+    idx = np.random.default_rng(seed).permutation(len(rows))[:n]
+    return [rows[i] for i in sorted(idx)]
+
+
+class ValidationCallback(TrainerCallback):
+    """Decode a validation subset with CBS and keep the adapter with the best NDCG@5 in ``best/``."""
+
+    def __init__(self, run_dir, rows, catalog, preset, tokenizer, cfg: TrainConfig):
+        self.run_dir, self.rows, self.catalog, self.preset = Path(run_dir), rows, catalog, preset
+        self.tok, self.cfg = tokenizer, cfg
+        self.best, self.history = -1.0, []
+        from ..decoding import build_trie
+
+        self.trie = build_trie(tokenizer, catalog.titles)
+
+    def _validate(self, model, state):
+        from ..evaluation import recommend, score_predictions
+
+        was_training = model.training
+        model.eval()
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16 and not torch.cuda.is_available()):
+            preds = recommend(model, self.tok, self.rows, self.catalog, self.preset, self.cfg.num_beams,
+                              trie=self.trie, max_history=self.cfg.max_history, progress=False)
+        m = score_predictions(preds, None)
+        entry = {"step": state.global_step, "epoch": state.epoch, "ndcg@5": m["ndcg@5"], "hit@5": m["hit@5"],
+                 "seconds": time.perf_counter() - t0}
+        self.history.append(entry)
+        if m["ndcg@5"] > self.best:
+            self.best = m["ndcg@5"]
+            tmp = self.run_dir / ".best.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            model.save_pretrained(tmp)
+            write_json(tmp / "selection.json", entry)
+            shutil.rmtree(self.run_dir / "best", ignore_errors=True)
+            tmp.rename(self.run_dir / "best")
+        log.info("validation %s", entry)
+        if was_training:
+            model.train()
+
+    def on_step_end(self, args, state, control, model=None, **kw):
+        if self.cfg.eval_steps and state.global_step % self.cfg.eval_steps == 0:
+            self._validate(model, state)
+
+    def on_epoch_end(self, args, state, control, model=None, **kw):
+        if not self.cfg.eval_steps:
+            self._validate(model, state)
+
+
+def _load_data(cfg: TrainConfig):
+    from ..data import load_catalog, load_split
+
+    catalog = load_catalog(cfg.data_dir)
+    train = subset(load_split(cfg.data_dir, cfg.train_split, catalog), cfg.n_train, cfg.seed)
+    valid = subset(load_split(cfg.data_dir, cfg.valid_split, catalog), cfg.n_valid, cfg.seed)
+    return catalog, train, valid
+
+
+def train(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True) -> Path:
+    """Train (or reuse) the run for ``cfg``; returns its directory, which holds ``config.json``,
+    ``best/`` (the selected adapter), ``train_log.json`` (loss, L(g), Q(g), validation curve) and
+    ``final.json`` (written last: its presence marks a finished run)."""
+    from ..models.loading import load_model
+    from ..objectives.relevance import Grouping, reference_title_relevance, token_values
+
+    run_dir = Path(runs_root) / cfg.run_name()
+    if (run_dir / "final.json").exists():
+        log.info("reusing finished run %s", run_dir)
+        return run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", {**dataclasses.asdict(cfg), "gdrt_version": __version__})
+    seed_everything(cfg.seed)
+    preset = get_preset(cfg.dataset)
+    catalog, train_rows, valid_rows = _load_data(cfg)
+    t0 = time.perf_counter()
+    token_group_of, grouping_info, relevance_seconds = None, None, 0.0
+    if cfg.method == "gdrt":
+        # Eq. 3 with the untuned base model (= the model being tuned at step 0, LoRA B = 0), cached.
+        rel, path, hit = reference_title_relevance(cfg.model, catalog, preset, cache_dir)
+        values = token_values(rel, catalog, train_rows)
+        grouping = Grouping.fit(values, cfg.n_groups, cfg.grouping, cfg.seed)
+        groups = {t: grouping.assign(v) for t, v in rel.items()}
+        token_group_of = groups.__getitem__
+        del rel
+        relevance_seconds = time.perf_counter() - t0
+        grouping_info = {**grouping.to_json(), "cache": str(path), "cache_hit": hit,
+                         "tokens_per_group": np.bincount(grouping.assign(values), minlength=cfg.n_groups).tolist()}
+        write_json(run_dir / "grouping.json", grouping_info)
+    lm = load_model(cfg.model, adapter=cfg.adapter, dtype=torch.float32, lora_r=cfg.lora_r,
+                    lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout)
+    tok = lm.tokenizer
+    examples = build_examples(train_rows, catalog, preset, tok, cfg.max_history, token_group_of)
+    args = TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.lr,
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type="cosine",
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=cfg.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,
+        average_tokens_across_devices=True,
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+    )
+    callback = ValidationCallback(run_dir, valid_rows, catalog, preset, tok, cfg)
+    trainer = GDRTTrainer(
+        model=lm.model, args=args, train_dataset=ExampleDataset(examples),
+        data_collator=lambda b: collate(b, tok.pad_token_id), callbacks=[callback],
+        method=cfg.method, n_groups=cfg.n_groups, tau=cfg.tau,
+    )
+    trainer.remove_callback(PrinterCallback)  # the book shows curves, not a dict per step
+    t1 = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - t1
+    if not (run_dir / "best").exists():  # no validation happened (e.g. zero steps): keep the last adapter
+        lm.model.save_pretrained(run_dir / "best")
+    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    write_json(run_dir / "train_log.json", {"loss": losses, "groups": trainer.group_log,
+                                            "validation": callback.history, "grouping": grouping_info})
+    steps = trainer.state.global_step
+    write_json(run_dir / "final.json", {
+        "steps": steps, "n_train": len(train_rows), "n_valid": len(valid_rows), "best_ndcg@5": callback.best,
+        "train_seconds": train_seconds, "relevance_seconds": relevance_seconds,
+        "seconds_per_step": train_seconds / max(1, steps), "adapter": lm.adapter, "adapter_note": lm.note,
+    })
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    return run_dir
+
+
+def load_run(run_dir):
+    """The finished run's config, final stats and logs."""
+    run_dir = Path(run_dir)
+    return {"config": read_json(run_dir / "config.json"), "final": read_json(run_dir / "final.json"),
+            "log": read_json(run_dir / "train_log.json")}
