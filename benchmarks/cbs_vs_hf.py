@@ -157,6 +157,7 @@ def main(argv=None):
     ap.add_argument("--length-penalty", type=float, default=1.0)
     ap.add_argument("--mask", default="after", choices=["after", "before"])
     ap.add_argument("--batch-size", type=int, default=8, help="prompts per forward in our search")
+    ap.add_argument("--kv", default="tree,reorder", help="our KV sharing modes to time, comma-separated (tree, reorder, auto)")
     ap.add_argument("--hf-batch", type=int, default=1, help="prompts per HF generate call")
     ap.add_argument("--hf-early-stopping", default="false", choices=["false", "never", "true"])
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
@@ -182,21 +183,18 @@ def main(argv=None):
 
     # warm-up (first-call overheads), then time
     constrained_beam_search(model, tok, prompts[:1], trie, num_beams=args.beams, length_penalty=args.length_penalty)
-    t0 = time.perf_counter()
-    ours = constrained_beam_search(
-        model, tok, prompts, trie, num_beams=args.beams, length_penalty=args.length_penalty,
-        batch_size=args.batch_size, mask=args.mask,
-    )
-    t_ours = (time.perf_counter() - t0) / len(prompts)
+    runs = {}
+    for kv in [k.strip() for k in args.kv.split(",") if k.strip()]:
+        t0 = time.perf_counter()
+        res = constrained_beam_search(
+            model, tok, prompts, trie, num_beams=args.beams, length_penalty=args.length_penalty,
+            batch_size=args.batch_size, mask=args.mask, kv=kv,
+        )
+        runs[kv] = (res, (time.perf_counter() - t0) / len(prompts))
+        print(f"ours kv={kv}: {runs[kv][1]:.3f} s/prompt", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     hf = hf_search(model, tok, prompts, trie, args.beams, args.length_penalty, es, args.hf_batch)
     t_hf = (time.perf_counter() - t0) / len(prompts)
-
-    same = sum([t for t, _ in a] == [t for t, _ in b] for a, b in zip(ours, hf))
-    overlap = sum(len({t for t, _ in a} & {t for t, _ in b}) / max(1, len(a)) for a, b in zip(ours, hf)) / len(prompts)
-    hf_dups = sum(len({t for t, _ in b}) < len(b) for b in hf)
-    hf_out = sum(any(t.startswith("<outside") for t, _ in b) for b in hf)
-    first_diff = next((i for i, (a, b) in enumerate(zip(ours, hf)) if [t for t, _ in a] != [t for t, _ in b]), None)
 
     print(
         f"model={args.model} dtype={args.dtype} threads={torch.get_num_threads()} titles={len(trie)} "
@@ -204,14 +202,24 @@ def main(argv=None):
         f"prompt_tokens~{sum(len(tok(p)['input_ids']) for p in prompts) / len(prompts):.0f} beams={args.beams} "
         f"length_penalty={args.length_penalty} mask={args.mask}"
     )
-    print(f"| method | s/prompt | ratio HF/ours | ranked lists identical |")
-    print(f"|---|---|---|---|")
-    print(f"| ours (prefill once, batch {args.batch_size}) | {t_ours:.3f} | {t_hf / t_ours:.2f} | {same}/{len(prompts)} "
-          f"(mean top-{args.beams} overlap {overlap:.2f}) |")
-    print(f"| HF generate + prefix_allowed_tokens_fn (batch {args.hf_batch}, early_stopping={es}) | {t_hf:.3f} | 1.00 | "
-          f"dup lists {hf_dups}, lists leaving catalog {hf_out} |")
+    hf_dups = sum(len({t for t, _ in b}) < len(b) for b in hf)
+    hf_out = sum(any(t.startswith("<outside") for t, _ in b) for b in hf)
+    print("| method | s/prompt | ratio HF/ours | ranked lists identical to HF |")
+    print("|---|---|---|---|")
+    first_diff = None
+    for kv, (ours, t_ours) in runs.items():
+        same = sum([t for t, _ in a] == [t for t, _ in b] for a, b in zip(ours, hf))
+        overlap = sum(len({t for t, _ in a} & {t for t, _ in b}) / max(1, len(a)) for a, b in zip(ours, hf)) / len(prompts)
+        dscore = max((abs(x - y) for a, b in zip(ours, hf) for (_, x), (_, y) in zip(a, b)), default=0.0)
+        print(f"| ours kv={kv} (prefill once, {args.batch_size} prompts/forward) | {t_ours:.3f} | {t_hf / t_ours:.2f} | "
+              f"{same}/{len(prompts)} (mean top-{args.beams} overlap {overlap:.2f}, max score diff {dscore:.1e}) |")
+        if first_diff is None:
+            first_diff = next((i for i, (a, b) in enumerate(zip(ours, hf)) if [t for t, _ in a] != [t for t, _ in b]), None)
+            first_ours = ours
+    print(f"| HF generate + prefix_allowed_tokens_fn ({args.hf_batch} prompt/call, early_stopping={es}) | {t_hf:.3f} | 1.00 | "
+          f"duplicate lists {hf_dups}, lists leaving the catalog {hf_out} |")
     if first_diff is not None:
-        a, b = ours[first_diff], hf[first_diff]
+        a, b = first_ours[first_diff], hf[first_diff]
         print(f"first differing prompt #{first_diff}:")
         for i in range(max(len(a), len(b))):
             x = f"{a[i][1]:9.4f} {a[i][0][:45]!r}" if i < len(a) else ""

@@ -187,7 +187,8 @@ sft.final["adapter_note"] or "adapter: " + sft.final["adapter"]
 # Adapter actually used: **{glue:text}`adapter`** ({glue:text}`adapter_note`). SFT trained for
 # {glue:text}`steps` optimizer steps in {glue:text}`sft_train_min:.1f` min
 # ({glue:text}`sft_step_s:.2f` s/step), GDRT in {glue:text}`gdrt_train_min:.1f` min
-# ({glue:text}`gdrt_step_s:.2f` s/step); both times include the validation passes.
+# ({glue:text}`gdrt_step_s:.2f` s/step). The totals include the validation passes; the per-step
+# times and tokens/s in the table exclude them.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss per optimizer step (moving average). GDRT's loss is the Q-weighted group loss, so it sits above SFT's plain mean: compare shapes, not levels.", "name": "fig-05-loss"}}
 plots.loss_curves({"sft": sft.log, "gdrt": gdrt.log})

@@ -92,9 +92,12 @@ def test_identical_token_paths_share_an_entry():
 
 
 # ------------------------------------------------------------------ exhaustive equivalence
+@pytest.mark.parametrize("kv", ["tree", "reorder"])
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0])
-def test_enough_beams_gives_the_exhaustive_ranking(model, tok, trie, length_penalty):
-    res = constrained_beam_search(model, tok, PROMPTS, trie, num_beams=len(TITLES) + 2, length_penalty=length_penalty)
+def test_enough_beams_gives_the_exhaustive_ranking(model, tok, trie, length_penalty, kv):
+    res = constrained_beam_search(
+        model, tok, PROMPTS, trie, num_beams=len(TITLES) + 2, length_penalty=length_penalty, kv=kv
+    )
     for prompt, got in zip(PROMPTS, res):
         want = exhaustive_ranking(model, tok, prompt, trie, length_penalty=length_penalty)
         assert len(got) == len(TITLES)
@@ -121,11 +124,12 @@ def test_mask_before_is_a_distribution_over_the_catalog(model, tok, trie):
 
 
 # ------------------------------------------------------------------ invariants and batching
+@pytest.mark.parametrize("kv", ["tree", "reorder"])
 @pytest.mark.parametrize("num_beams", [1, 3, 5])
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0])
-def test_batched_equals_alone_and_invariants(model, tok, trie, num_beams, length_penalty):
+def test_batched_equals_alone_and_invariants(model, tok, trie, num_beams, length_penalty, kv):
     batched = constrained_beam_search(
-        model, tok, PROMPTS, trie, num_beams=num_beams, length_penalty=length_penalty, batch_size=4
+        model, tok, PROMPTS, trie, num_beams=num_beams, length_penalty=length_penalty, batch_size=4, kv=kv
     )
     for prompt, res in zip(PROMPTS, batched):
         assert len(res) == min(num_beams, len(TITLES))
@@ -133,7 +137,9 @@ def test_batched_equals_alone_and_invariants(model, tok, trie, num_beams, length
         assert set(_titles(res)) <= set(TITLES)
         scores = [s for _, s in res]
         assert scores == sorted(scores, reverse=True)
-        alone = constrained_beam_search(model, tok, [prompt], trie, num_beams=num_beams, length_penalty=length_penalty)[0]
+        alone = constrained_beam_search(
+            model, tok, [prompt], trie, num_beams=num_beams, length_penalty=length_penalty, kv="reorder"
+        )[0]
         assert _titles(alone) == _titles(res)
         for (_, a), (_, b) in zip(alone, res):
             assert abs(a - b) < TOL
@@ -169,12 +175,39 @@ def test_prefix_titles_are_all_reachable(model, tok, trie):
     assert {"Red", "Red Pen", "Red Pencil", "Desk Lamp", "Desk Lamp LED"} <= set(_titles(res))
 
 
-def test_bfloat16_model_runs(tok, trie):
+@pytest.mark.parametrize("kv", ["tree", "reorder"])
+def test_bfloat16_model_runs(tok, trie, kv):
     model = tiny_model(tok, seed=3).to(torch.bfloat16)
-    res = constrained_beam_search(model, tok, PROMPTS[:2], trie, num_beams=4)
+    res = constrained_beam_search(model, tok, PROMPTS[:2], trie, num_beams=4, kv=kv)
     for r in res:
         assert len(r) == 4 and len(set(_titles(r))) == 4 and set(_titles(r)) <= set(TITLES)
         assert all(math.isfinite(s) for _, s in r)
+
+
+def test_pruning_is_exact_and_kv_modes_agree(model, tok, trie):
+    for length_penalty in (0.0, 1.0, -0.5, 2.0):
+        for mask in ("after", "before"):
+            ref = constrained_beam_search(
+                model, tok, PROMPTS, trie, num_beams=3, length_penalty=length_penalty, mask=mask, kv="reorder", prune=False
+            )
+            for kv in ("tree", "reorder"):
+                got = constrained_beam_search(
+                    model, tok, PROMPTS, trie, num_beams=3, length_penalty=length_penalty, mask=mask, kv=kv
+                )
+                for a, b in zip(got, ref):
+                    assert _titles(a) == _titles(b)
+                    assert max(abs(x - y) for (_, x), (_, y) in zip(a, b)) < TOL
+
+
+def test_trie_heights(trie):
+    for e, seq in enumerate(trie.sequences):
+        node, depth = 0, 0
+        for tok_id in seq:
+            assert trie.height_min[node] <= len(seq) - depth <= trie.height_max[node]
+            node, depth = trie.child(node, tok_id), depth + 1
+        assert trie.height_max[node] == 0
+    assert trie.height_max[0] == trie.max_length
+    assert trie.height_min[0] == min(len(s) for s in trie.sequences)
 
 
 def test_bad_arguments(model, tok, trie):
@@ -182,6 +215,8 @@ def test_bad_arguments(model, tok, trie):
         constrained_beam_search(model, tok, PROMPTS[:1], trie, mask="inside")
     with pytest.raises(ValueError):
         constrained_beam_search(model, tok, PROMPTS[:1], trie, num_beams=0)
+    with pytest.raises(ValueError):
+        constrained_beam_search(model, tok, PROMPTS[:1], trie, kv="shared")
 
 
 # ------------------------------------------------------------------ property test
@@ -201,9 +236,12 @@ WORDS = ["Red", "Pen", "Blue", "Lamp", "Desk", "Paper", "A4", "LED", "Clip", "No
 def test_property_results_stay_in_catalog(tok, titles, seed, num_beams, length_penalty, mask):
     model = tiny_model(tok, seed=seed, hidden=32, layers=1, heads=2)
     trie = build_trie(tok, titles)
-    res = constrained_beam_search(
-        model, tok, PROMPTS[:3], trie, num_beams=num_beams, length_penalty=length_penalty, mask=mask, batch_size=2
-    )
+    kw = dict(num_beams=num_beams, length_penalty=length_penalty, mask=mask)
+    res = constrained_beam_search(model, tok, PROMPTS[:3], trie, batch_size=2, kv="tree", **kw)
+    ref = constrained_beam_search(model, tok, PROMPTS[:3], trie, batch_size=3, kv="reorder", prune=False, **kw)
+    for a, b in zip(res, ref):  # same search, pruned and with another KV layout: same scores
+        assert len(a) == len(b)
+        assert all(abs(x - y) < TOL for (_, x), (_, y) in zip(a, b))
     for r in res:
         names = _titles(r)
         assert set(names) <= set(titles)

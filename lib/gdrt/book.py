@@ -23,7 +23,7 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny", adapter="lora", train_split="train_10000", n_train=96, valid_split="valid_500",
                   n_valid=16, test_split="test_500", n_test=32, epochs=2.0, batch_size=8, lr=3e-3, bf16=False,
                   n_attr=4, n_live=2),
-    "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=1024,
+    "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=512,
                 valid_split="valid_500", n_valid=64, test_split="test_500", n_test=None, epochs=1.0,
                 batch_size=8, lr=5e-4, bf16=True, n_attr=64, n_live=3),
     "gpu": dict(model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,

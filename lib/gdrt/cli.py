@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def _train(argv):
         raise GDRTInputError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
     if not isinstance(raw, dict):
         raise GDRTInputError(path, "the config must be a JSON object")
+    if isinstance(raw.get("data_dir"), str):  # "$GDRT_DATA/Office" works in a config file
+        raw["data_dir"] = os.path.expandvars(raw["data_dir"])
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     it = iter(rest)
     for flag in it:
@@ -109,6 +112,10 @@ def _evaluate(argv):
 
 
 def main(argv=None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # its CPU-kernel notice is not an error
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("train", "evaluate"):
         print(__doc__.strip(), file=sys.stderr)

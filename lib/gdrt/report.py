@@ -21,6 +21,6 @@ def metrics_table(metrics: dict, columns=MAIN_COLUMNS) -> pd.DataFrame:
 
 def runs_table(finals: dict) -> pd.DataFrame:
     """Training runs side by side: steps, examples, wall times, the selected validation NDCG@5."""
-    cols = ["steps", "n_train", "n_valid", "train_seconds", "seconds_per_step", "relevance_seconds", "best_ndcg@5",
-            "adapter"]
+    cols = ["steps", "n_train", "n_valid", "train_seconds", "validation_seconds", "seconds_per_step",
+            "tokens_per_second", "relevance_seconds", "best_ndcg@5", "adapter", "device"]
     return pd.DataFrame([{"method": k, **{c: v.get(c) for c in cols}} for k, v in finals.items()]).set_index("method").round(3)

@@ -8,7 +8,10 @@ flat tensors (CSR layout) so that a beam-search step finds the allowed tokens of
 * ``tokens[e]`` is the token id of edge ``e`` and ``children[e]`` the node it leads to; the edges of a
   node are sorted by token id;
 * ``terminal[n]`` is the entry index of a node that ends a path (the node reached by the final EOS),
-  ``-1`` elsewhere.
+  ``-1`` elsewhere;
+* ``height_min[n]`` / ``height_max[n]``: the fewest / most tokens from ``n`` to the end of a path
+  strictly below it (0 at a leaf): exact bounds on how much longer a beam at ``n`` can grow, which the search
+  uses to drop beams that can no longer reach the kept results.
 
 An *entry* is one distinct token path. Normally an entry holds exactly one title. If two distinct
 titles tokenise to the same ids (impossible with a lossless byte-level BPE, possible with tokenizers
@@ -77,6 +80,19 @@ class Trie:
         self.tokens = torch.tensor(tokens, dtype=torch.long)
         self.children = torch.tensor(children, dtype=torch.long)
         self.terminal = torch.tensor(terminal, dtype=torch.long)
+        # heights, children before parents (BFS numbers children after their parent)
+        n_nodes = len(indptr) - 1
+        hmin, hmax = [0] * n_nodes, [0] * n_nodes
+        for n in range(n_nodes - 1, -1, -1):
+            lo, hi = indptr[n], indptr[n + 1]
+            if lo == hi:
+                continue
+            kids = children[lo:hi]
+            hmax[n] = 1 + max(hmax[c] for c in kids)
+            # a path end strictly below n: a terminal child costs 1 token, another child 1 + its hmin
+            hmin[n] = 1 + min(0 if terminal[c] >= 0 else hmin[c] for c in kids)
+        self.height_min = torch.tensor(hmin, dtype=torch.long)
+        self.height_max = torch.tensor(hmax, dtype=torch.long)
         self.max_length = max(len(s) for s in self.sequences)
         # python mirrors for cheap per-node queries (HF prefix_allowed_tokens_fn, debugging)
         self._indptr = indptr
@@ -128,7 +144,7 @@ class Trie:
 
     def to(self, device) -> "Trie":
         """Move the CSR tensors to ``device`` (in place); returns ``self``."""
-        for name in ("indptr", "tokens", "children", "terminal"):
+        for name in ("indptr", "tokens", "children", "terminal", "height_min", "height_max"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 

@@ -1,0 +1,21 @@
+"""Diagnostics of language bias (paper §2.2 and §4.3; DESIGN.md section 6): feature-ablation
+attribution, where the recommendations land by item group (saved predictions and over training),
+co-occurrence of token pairs in the training set, and per-group held-out losses.
+Explained in chapter 3 (and chapter 7, "Does GDRT remove the bias")."""
+
+from .attribution import (BASELINES, PromptFeatures, attribute_rows, attribution_ratios, batch_suffix_logprob,
+                          contributions_frame, feature_ablation, prefix_index, prompt_features, ratio_table)
+from .callbacks import (GroupShareCallback, decode_rows, every_n_steps, group_share_table, group_share_trace,
+                        load_item_groups, load_predictions, topk_group_share)
+from .cooccurrence import (SOURCES, cooccurrence_counts, cooccurrence_from_tokens, cooccurrence_summary, pair_rates,
+                           top_pairs)
+from .group_loss import group_loss_table, group_losses
+
+__all__ = [
+    "BASELINES", "PromptFeatures", "attribute_rows", "attribution_ratios", "batch_suffix_logprob",
+    "contributions_frame", "feature_ablation", "prefix_index", "prompt_features", "ratio_table",
+    "GroupShareCallback", "decode_rows", "every_n_steps", "group_share_table", "group_share_trace",
+    "load_item_groups", "load_predictions", "topk_group_share",
+    "SOURCES", "cooccurrence_counts", "cooccurrence_from_tokens", "cooccurrence_summary", "pair_rates", "top_pairs",
+    "group_loss_table", "group_losses",
+]

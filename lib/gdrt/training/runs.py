@@ -138,6 +138,11 @@ class ValidationCallback(TrainerCallback):
         if was_training:
             model.train()
 
+    def on_log(self, args, state, control, logs=None, **kw):
+        # a small progress file for watching a long run (atomic; not part of the results)
+        write_json(self.run_dir / "progress.json", {"step": state.global_step, "max_steps": state.max_steps,
+                                                   "logs": logs, "time": time.time()})
+
     def on_step_end(self, args, state, control, model=None, **kw):
         if self.cfg.eval_steps and state.global_step % self.cfg.eval_steps == 0:
             self._validate(model, state)
@@ -227,10 +232,15 @@ def train(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True) -> 
     write_json(run_dir / "train_log.json", {"loss": losses, "groups": trainer.group_log,
                                             "validation": callback.history, "grouping": grouping_info})
     steps = trainer.state.global_step
+    validation_seconds = sum(h["seconds"] for h in callback.history)
+    step_seconds = train_seconds - validation_seconds
+    tokens = sum(len(e.input_ids) for e in examples) * cfg.epochs
     write_json(run_dir / "final.json", {
         "steps": steps, "n_train": len(train_rows), "n_valid": len(valid_rows), "best_ndcg@5": callback.best,
-        "train_seconds": train_seconds, "relevance_seconds": relevance_seconds,
-        "seconds_per_step": train_seconds / max(1, steps), "adapter": lm.adapter, "adapter_note": lm.note,
+        "train_seconds": train_seconds, "validation_seconds": validation_seconds,
+        "relevance_seconds": relevance_seconds, "seconds_per_step": step_seconds / max(1, steps),
+        "tokens_per_second": tokens / max(step_seconds, 1e-9), "adapter": lm.adapter, "adapter_note": lm.note,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     })
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     return run_dir

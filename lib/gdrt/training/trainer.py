@@ -1,12 +1,12 @@
-"""The Trainer subclass: the only thing it changes is the loss (TRL style). SFT is the one-group case
-of the same function, so both methods share one code path. Explained in chapter 5, "The loss"."""
+"""The Trainer subclass: what it changes is the loss (TRL style). SFT is the one-group case of the
+same function, so both methods share one code path. Explained in chapter 5, "The loss"."""
 
 from __future__ import annotations
 
 import torch
 from transformers import Trainer
 
-from ..objectives.gdrt import gdrt_loss
+from ..objectives.gdrt import gdrt_loss, group_stats, group_weights
 from .examples import logits_to_keep, shift_token_losses
 
 
@@ -14,14 +14,17 @@ class GDRTTrainer(Trainer):
     """``method="sft"``: mean token cross-entropy over the global batch (one group).
     ``method="gdrt"``: Eq. 5, ``sum_g Q(g) L(g)`` with ``Q = softmax(L/tau)`` held constant.
 
-    The group statistics are summed over processes before Q is computed, so several processes give
-    the loss of one process seeing the whole global batch. ``group_log`` keeps L(g), Q(g) and the
-    token counts of every training micro-batch (written to the run directory).
+    The batch of Eq. 5 is the optimizer step's whole global batch, whatever its split:
 
-    Gradient accumulation: SFT divides by the token count of the whole accumulated global batch
-    (``num_items_in_batch``), so it equals one large batch exactly. For GDRT each micro-batch is one
-    "batch" of Eq. 5 (its own L and Q) and the micro-batch losses are averaged: choose the per-device
-    batch as the batch of Eq. 5 (chapter 5 says so).
+    - across processes, the group statistics are summed (all-reduce) before Q is computed;
+    - under gradient accumulation, SFT divides by the token count of the whole accumulated batch
+      (``num_items_in_batch``); GDRT needs every micro-batch's group losses before the first
+      backward, so one no-grad forward over the step's micro-batches computes Q and the group token
+      counts first (``_window_stats``; it costs one extra forward per example, only when
+      ``gradient_accumulation_steps > 1``). Each micro-batch then contributes
+      ``sum_g Q(g) * its_sum(g) / N(g)``, and the contributions add up to Eq. 5 on the whole batch.
+
+    ``group_log`` keeps L(g), Q(g) and the token counts of every training micro-batch (or window).
     """
 
     def __init__(self, *args, method: str = "sft", n_groups: int = 1, tau: float = 1.0, **kwargs):
@@ -32,23 +35,62 @@ class GDRTTrainer(Trainer):
         self.n_groups = 1 if method == "sft" else int(n_groups)
         self.group_log: list[dict] = []
         self.loss_is_scaled_for_ga = True  # compute_loss below does the scaling itself
+        self._window_stats = None
 
     def _all_reduce(self, t: torch.Tensor) -> torch.Tensor:
         return self.accelerator.reduce(t, reduction="sum")
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def _reduce(self):
+        return self._all_reduce if self.accelerator.num_processes > 1 else None
+
+    def _token_losses(self, model, inputs):
         inputs = dict(inputs)
         labels, groups = inputs.pop("labels"), inputs.pop("token_groups")
         outputs = model(**inputs, logits_to_keep=logits_to_keep(labels))
         nll, grp = shift_token_losses(outputs.logits, labels, groups)
         if self.method == "sft":
             grp = torch.where(grp >= 0, torch.zeros_like(grp), grp)
-        reduce = self._all_reduce if self.accelerator.num_processes > 1 else None
-        loss, info = gdrt_loss(nll, grp, self.n_groups, self.tau if self.method == "gdrt" else 1.0, reduce)
-        if self.method == "sft" and num_items_in_batch is not None:
-            loss = self.accelerator.num_processes * nll[grp >= 0].sum() / num_items_in_batch
-        elif model.training:
-            loss = loss / self.current_gradient_accumulation_steps
+        return nll, grp, outputs
+
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        batches, num_items = super().get_batch_samples(epoch_iterator, num_batches, device)
+        self._window_stats = None
+        if self.method == "gdrt" and len(batches) > 1:
+            model = self.model
+            was_training = model.training
+            model.eval()  # dropout off: the statistics pass sees what the training forward sees
+            G = self.n_groups
+            stats = torch.zeros(2 * G, device=self.args.device)
+            with torch.no_grad():
+                for b in batches:
+                    b = self._prepare_inputs(b)
+                    nll, grp, _ = self._token_losses(model, b)
+                    s, c = group_stats(nll, grp, G)
+                    stats += torch.cat([s, c])
+            if was_training:
+                model.train()
+            if self.accelerator.num_processes > 1:
+                stats = self._all_reduce(stats)
+            sums, counts = stats[:G], stats[G:]
+            present = counts > 0
+            group_loss = torch.where(present, sums / counts.clamp_min(1), torch.full_like(sums, float("nan")))
+            q = group_weights(torch.nan_to_num(group_loss, nan=0.0), present, self.tau)
+            self._window_stats = {"group_loss": group_loss, "weights": q, "counts": counts}
+        return batches, num_items
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        nll, grp, outputs = self._token_losses(model, inputs)
+        tau = self.tau if self.method == "gdrt" else 1.0
+        if model.training and self._window_stats is not None:
+            info = self._window_stats
+            sums, _ = group_stats(nll, grp, self.n_groups)
+            loss = self.accelerator.num_processes * (info["weights"] * sums / info["counts"].clamp_min(1)).sum()
+        else:
+            loss, info = gdrt_loss(nll, grp, self.n_groups, tau, self._reduce())
+            if self.method == "sft" and num_items_in_batch is not None:
+                loss = self.accelerator.num_processes * nll[grp >= 0].sum() / num_items_in_batch
+            elif model.training:
+                loss = loss / self.current_gradient_accumulation_steps
         if model.training:
             self.group_log.append(
                 {

@@ -1,0 +1,290 @@
+"""Feature ablation attribution (paper §2.2, Figures 2 and 7): how much does the target title's
+log-probability owe to the task description, to the user's history, and to the title's own prefix?
+Explained in chapter 3, "How much the model leans on each feature".
+
+Definitions (DESIGN.md section 6):
+
+* **Features.** In the prompt ``x`` of a row (DESIGN.md section 3): the *task* feature is the
+  instruction sentence (``gdrt.data.prompts.instruction``); *item j* is the text of the j-th history
+  title (between its quotes). In the response ``y = '"Title"' + EOS``: the *prefix* feature is the
+  first response token that carries a character of the title (the token after the opening quote, or
+  the opening quote itself where the tokenizer merges it with the title's first characters).
+  A token belongs to a feature when its character span in the real tokenisation of the prompt
+  overlaps the feature's characters; the spans come from building the prompt from its pieces, never
+  from the token strings.
+* **Target.** ``S(x, y) = sum_{t > k} log P(y_t | x, y_<t)``, the log-probability of the response
+  tokens *after* the prefix token ``y_k`` (the rest of the title, the closing quote and EOS). The same
+  span is scored for every feature, so the three contributions are in the same units and comparable.
+* **Contribution** of a feature ``f``: ``c_f = S(x, y) - S(x with f ablated, y)`` (the drop when
+  the feature is replaced by its baseline; positive: the feature makes the target more likely).
+  ``interaction = sum_j c_item_j`` (signed) and ``interaction_abs = sum_j |c_item_j|``.
+* **Baselines.** ``"remove"``: the feature's tokens are deleted (a removed history title leaves its
+  quotes behind, like an empty title; a removed prefix token closes the gap). ``"placeholder"``: each
+  of the feature's tokens is replaced by one placeholder token (default: the tokenizer's unknown
+  token, else its pad token), so the sequence keeps its length and positions.
+
+All ablated variants of one prompt (1 original + task + one per history item + prefix) run as ONE
+left-padded batch (explicit position ids, logits only for the scored positions). The values equal
+captum's ``FeatureAblation`` with the same feature masks and baseline (tests/test_diagnostics.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.prompts import build_prompt, encode_prompt, encode_response, history_text, instruction, response_text
+from ..training.examples import history_titles
+
+BASELINES = ("remove", "placeholder")
+
+
+# ----------------------------------------------------------------------------------------- spans
+@dataclass
+class PromptFeatures:
+    """A prompt's token ids and the token positions of its features."""
+
+    ids: list[int]
+    task: list[int]              # positions of the instruction sentence's tokens
+    items: list[list[int]]       # per history title (oldest first), its tokens' positions
+    prompt: str
+
+
+def _overlap_assign(offsets, spans) -> list[list[int]]:
+    """For each character span ``(s, e)``, the token positions whose ``(a, b)`` overlaps it. A token
+    overlapping several spans goes to the one it overlaps most (ties: the first)."""
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    sp = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    overlap = np.minimum(off[:, None, 1], sp[None, :, 1]) - np.maximum(off[:, None, 0], sp[None, :, 0])
+    best = overlap.argmax(1)
+    has = overlap.max(1) > 0 if len(sp) else np.zeros(len(off), dtype=bool)
+    return [np.flatnonzero(has & (best == f)).tolist() for f in range(len(sp))]
+
+
+def prompt_features(tokenizer, preset, titles) -> PromptFeatures:
+    """Tokenise ``build_prompt(preset, titles)`` exactly as training does and locate the features.
+
+    Character spans come from the pieces the prompt is built of (the instruction sentence, the
+    history line, each quoted title); token positions from the tokenizer's offset mapping.
+    """
+    titles = list(titles)
+    prompt = build_prompt(preset, titles)
+    instr, hist = instruction(preset), history_text(preset, titles)
+    i0 = prompt.index(instr)          # the first occurrence: the instruction section
+    h0 = prompt.rindex(hist)          # the input line, the last piece before "### Response:"
+    spans = [(i0, i0 + len(instr))]
+    pos = h0 + len(history_text(preset, []))
+    for t in titles:
+        start = pos + 1               # after the opening quote
+        spans.append((start, start + len(t)))
+        pos = start + len(t) + 1 + 2  # closing quote, then ", "
+    for (s, e), piece in zip(spans, [instr, *titles]):
+        if prompt[s:e] != piece:  # pragma: no cover - the template changed under us
+            raise ValueError(f"prompt pieces out of sync with the template: {piece!r}")
+    enc = tokenizer(prompt, add_special_tokens=True, return_offsets_mapping=True)
+    ids = list(enc["input_ids"])
+    if ids != encode_prompt(tokenizer, prompt):  # pragma: no cover - defensive
+        raise ValueError("offset tokenisation differs from encode_prompt")
+    groups = _overlap_assign(enc["offset_mapping"], spans)
+    return PromptFeatures(ids=ids, task=groups[0], items=groups[1:], prompt=prompt)
+
+
+def prefix_index(tokenizer, title: str) -> int:
+    """Index in ``encode_response(tokenizer, title)`` of the prefix token: the first response token
+    that carries a character of the title (the response is ``'"' + title + '"'`` + EOS)."""
+    enc = tokenizer(response_text(title), add_special_tokens=False, return_offsets_mapping=True)
+    for k, (a, b) in enumerate(enc["offset_mapping"]):
+        if b > 1 and a < 1 + len(title):
+            return k
+    raise ValueError(f"no response token carries a character of {title!r}")  # pragma: no cover
+
+
+def placeholder_id(tokenizer) -> int:
+    """The default placeholder token: the unknown token, else the pad token."""
+    for t in (tokenizer.unk_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if t is not None:
+            return int(t)
+    raise ValueError("the tokenizer has no unk, pad or eos token to use as a placeholder")  # pragma: no cover
+
+
+def ablate(ids, positions, baseline: str, placeholder: int | None = None) -> list[int]:
+    """``ids`` with the tokens at ``positions`` removed (``"remove"``) or replaced by ``placeholder``."""
+    drop = set(positions)
+    if baseline == "remove":
+        return [t for i, t in enumerate(ids) if i not in drop]
+    if baseline == "placeholder":
+        if placeholder is None:
+            raise ValueError("baseline='placeholder' needs a placeholder token id")
+        return [placeholder if i in drop else t for i, t in enumerate(ids)]
+    raise ValueError(f"unknown baseline {baseline!r}; use one of {BASELINES}")
+
+
+# --------------------------------------------------------------------------------------- scoring
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _pad_id(tokenizer) -> int:
+    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+
+
+@torch.inference_mode()
+def batch_suffix_logprob(model, sequences, target, pad_id: int = 0) -> np.ndarray:
+    """``sum_t log P(target_t | ...)`` where ``target`` is the last ``m`` tokens of every sequence,
+    for all ``sequences`` in ONE forward pass: left padding, explicit position ids, logits only for
+    the last ``m + 1`` positions, log-softmax in float32. Returns float64 ``[n]``."""
+    target = list(target)
+    m = len(target)
+    if m == 0:
+        return np.zeros(len(sequences))
+    for s in sequences:
+        if len(s) <= m or list(s[-m:]) != target:
+            raise ValueError("every sequence must end with the target and have at least one token before it")
+    n, T = len(sequences), max(len(s) for s in sequences)
+    ids = torch.full((n, T), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, T), dtype=torch.long)
+    for r, s in enumerate(sequences):
+        ids[r, T - len(s):] = torch.tensor(list(s), dtype=torch.long)
+        mask[r, T - len(s):] = 1
+    pos = (mask.cumsum(-1) - 1).clamp_min(0)
+    dev = _device(model)
+    out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                logits_to_keep=m + 1, use_cache=False)
+    logits = out.logits[:, -(m + 1):-1].float()
+    tgt = torch.tensor(target, dtype=torch.long, device=logits.device).expand(n, m)
+    lp = torch.log_softmax(logits, dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+    return lp.double().sum(-1).cpu().numpy()
+
+
+def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                     placeholder: int | None = None) -> dict:
+    """Contributions of the task, each history item and the prefix to one row's target (module
+    docstring for the definitions). All ablations of the prompt run as one batch.
+
+    Returns ``{"task", "items" (list, oldest first), "interaction", "interaction_abs", "prefix",
+    "logp" (S of the intact input), "n_target", "n_history", "prefix_token", "target"}``.
+    Explained in chapter 3, "How much the model leans on each feature".
+    """
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; use one of {BASELINES}")
+    if baseline == "placeholder" and placeholder is None:
+        placeholder = placeholder_id(tokenizer)
+    titles = history_titles(row, catalog, max_history)
+    title = catalog.title(row.target)
+    feats = prompt_features(tokenizer, preset, titles)
+    resp = encode_response(tokenizer, title)
+    k = prefix_index(tokenizer, title)
+    target = resp[k + 1:]
+    P = feats.ids
+    seqs = [P + resp, ablate(P, feats.task, baseline, placeholder) + resp]
+    seqs += [ablate(P, pos, baseline, placeholder) + resp for pos in feats.items]
+    seqs.append(P + ablate(resp, [k], baseline, placeholder))
+    s = batch_suffix_logprob(model, seqs, target, _pad_id(tokenizer))
+    drops = s[0] - s[1:]
+    items = [float(v) for v in drops[1:-1]]
+    return {
+        "target": int(row.target),
+        "task": float(drops[0]),
+        "items": items,
+        "interaction": float(np.sum(items)) if items else 0.0,
+        "interaction_abs": float(np.sum(np.abs(items))) if items else 0.0,
+        "prefix": float(drops[-1]),
+        "logp": float(s[0]),
+        "n_target": len(target),
+        "n_history": len(titles),
+        "prefix_token": tokenizer.decode([resp[k]]),
+    }
+
+
+def attribute_rows(model, tokenizer, rows, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                   progress: bool = False) -> list[dict]:
+    """:func:`feature_ablation` for each row (one batched forward per row), with the row's index."""
+    from tqdm.auto import tqdm
+
+    out = []
+    for i, row in enumerate(tqdm(rows, desc="ablation", disable=not progress)):
+        out.append({"row": i, **feature_ablation(model, tokenizer, row, catalog, preset, baseline, max_history)})
+    return out
+
+
+# ----------------------------------------------------------------------------------------- ratios
+def _magnitudes(results, absolute: bool):
+    task = np.array([r["task"] for r in results], dtype=np.float64)
+    prefix = np.array([r["prefix"] for r in results], dtype=np.float64)
+    if absolute:
+        return np.abs(task), np.array([r["interaction_abs"] for r in results], dtype=np.float64), np.abs(prefix)
+    return task, np.array([r["interaction"] for r in results], dtype=np.float64), prefix
+
+
+def _ratio(num, den):
+    return num / den if den != 0 else float("nan")
+
+
+def attribution_ratios(results, n_boot: int = 1000, seed: int = 0, absolute: bool = True, level: float = 0.95) -> dict:
+    """Ratios task : interaction and prefix : interaction over a sample of rows, with bootstrap CIs.
+
+    Ratio of means over the ``n`` rows: ``R_task = mean_i A_task(i) / mean_i A_int(i)`` and
+    ``R_prefix = mean_i A_prefix(i) / mean_i A_int(i)``. With ``absolute=True`` (the book's choice)
+    ``A_task = |c_task|``, ``A_prefix = |c_prefix|`` and ``A_int = sum_j |c_item_j|``: how much the
+    log-probability moves, whatever the direction, so a feature that pushes the target down counts as
+    reliance too. ``absolute=False`` uses the signed contributions (``A_int = sum_j c_item_j``).
+
+    The interval: ``n_boot`` resamples of the rows with replacement (seeded), the ratio of means on
+    each, and the ``(1 - level)/2`` and ``(1 + level)/2`` percentiles. A ratio with a zero denominator
+    is NaN (left out of the percentiles).
+    Returns ``{"n_rows", "task", "interaction", "prefix" (the means), "task:interaction" and
+    "prefix:interaction": {"ratio", "lo", "hi"}}``.
+    """
+    if not results:
+        raise ValueError("no attribution results: the ratio of nothing is undefined")
+    task, inter, prefix = _magnitudes(results, absolute)
+    n = len(task)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    bt, bi, bp = task[idx].mean(1), inter[idx].mean(1), prefix[idx].mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rt = np.where(bi != 0, bt / bi, np.nan)
+        rp = np.where(bi != 0, bp / bi, np.nan)
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+
+    def ci(x):
+        x = x[~np.isnan(x)]
+        return (float("nan"), float("nan")) if len(x) == 0 else tuple(float(v) for v in np.percentile(x, q))
+
+    out = {"n_rows": n, "absolute": absolute, "task": float(task.mean()), "interaction": float(inter.mean()),
+           "prefix": float(prefix.mean())}
+    for key, num, boot in (("task:interaction", task, rt), ("prefix:interaction", prefix, rp)):
+        lo, hi = ci(boot)
+        out[key] = {"ratio": _ratio(float(num.mean()), float(inter.mean())), "lo": lo, "hi": hi}
+    return out
+
+
+def ratio_table(results_by_model: dict, n_boot: int = 1000, seed: int = 0, absolute: bool = True):
+    """One row per model: both ratios with their intervals and the mean contributions (a DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for name, res in results_by_model.items():
+        r = attribution_ratios(res, n_boot=n_boot, seed=seed, absolute=absolute)
+        rows.append({"model": name, "task:interaction": r["task:interaction"]["ratio"],
+                     "task lo": r["task:interaction"]["lo"], "task hi": r["task:interaction"]["hi"],
+                     "prefix:interaction": r["prefix:interaction"]["ratio"],
+                     "prefix lo": r["prefix:interaction"]["lo"], "prefix hi": r["prefix:interaction"]["hi"],
+                     "mean task": r["task"], "mean interaction": r["interaction"], "mean prefix": r["prefix"],
+                     "rows": r["n_rows"]})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def contributions_frame(results_by_model: dict):
+    """Long table of per-row contributions: model, row, feature (task / interaction / prefix), value
+    (signed) — the data behind the box plots."""
+    import pandas as pd
+
+    recs = []
+    for name, res in results_by_model.items():
+        for r in res:
+            for feat in ("task", "interaction", "prefix"):
+                recs.append({"model": name, "row": r["row"], "feature": feat, "value": r[feat]})
+    return pd.DataFrame(recs)
