@@ -78,6 +78,17 @@ def load(model_name: str, prompts: list[str], titles: list[str], dtype: torch.dt
         tok = tiny_tokenizer(prompts + titles)
         model = tiny_model(tok, seed=seed).to(dtype)
         return model, tok
+    if model_name.startswith("random:"):  # untrained model of a checkpoint's architecture (timing only)
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        folder = model_name.split(":", 1)[1]
+        tok = AutoTokenizer.from_pretrained(folder)
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        tok.padding_side = "left"
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=dtype)
+        return model.eval(), tok
     try:
         try:
             from gdrt.models import load_model
@@ -110,6 +121,8 @@ def hf_search(model, tok, prompts, trie, num_beams, length_penalty, early_stoppi
         for r, x in enumerate(enc):
             ids[r, L - len(x) :] = torch.tensor(x)
             att[r, L - len(x) :] = 1
+        dev = next(model.parameters()).device
+        ids, att = ids.to(dev), att.to(dev)
 
         def allowed(batch_id, input_ids, L=L):
             node = trie.walk(input_ids[L:].tolist())
@@ -148,7 +161,10 @@ def hf_search(model, tok, prompts, trie, num_beams, length_penalty, early_stoppi
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="tiny", help="'tiny' (random 2-layer Llama) or a load_model name, e.g. smollm2-135m")
+    ap.add_argument("--model", default="tiny", help="'tiny' (random 2-layer Llama), a load_model name (smollm2-135m), "
+                    "or random:DIR (an untrained model with DIR's config and tokenizer: timing only)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-hf", action="store_true", help="time ours only")
     ap.add_argument("--catalog", default=DEFAULT_CATALOG, help="MSL id2name4Rec.json")
     ap.add_argument("--dataset", default=None, help="prompt preset (default: the catalog's folder name)")
     ap.add_argument("--titles", type=int, default=0, help="use only the first N distinct titles (0 = all)")
@@ -175,6 +191,7 @@ def main(argv=None):
     titles = catalog.titles[: args.titles] if args.titles else catalog.titles
     prompts = make_prompts(catalog, cpath, args.dataset, args.prompts, args.seed)
     model, tok = load(args.model, prompts, titles, dtype, args.seed)
+    model = model.to(args.device)
 
     t0 = time.perf_counter()
     trie = build_trie(tok, titles)
@@ -192,12 +209,17 @@ def main(argv=None):
         )
         runs[kv] = (res, (time.perf_counter() - t0) / len(prompts))
         print(f"ours kv={kv}: {runs[kv][1]:.3f} s/prompt", file=sys.stderr, flush=True)
+    if args.no_hf:
+        print(f"model={args.model} dtype={args.dtype} device={args.device} titles={len(trie)} prompts={len(prompts)}")
+        for kv, (_, t_ours) in runs.items():
+            print(f"| ours kv={kv} | {t_ours:.3f} s/prompt |")
+        return
     t0 = time.perf_counter()
     hf = hf_search(model, tok, prompts, trie, args.beams, args.length_penalty, es, args.hf_batch)
     t_hf = (time.perf_counter() - t0) / len(prompts)
 
     print(
-        f"model={args.model} dtype={args.dtype} threads={torch.get_num_threads()} titles={len(trie)} "
+        f"model={args.model} dtype={args.dtype} device={args.device} threads={torch.get_num_threads()} titles={len(trie)} "
         f"trie_nodes={trie.n_nodes} (built in {t_trie:.2f} s) prompts={len(prompts)} "
         f"prompt_tokens~{sum(len(tok(p)['input_ids']) for p in prompts) / len(prompts):.0f} beams={args.beams} "
         f"length_penalty={args.length_penalty} mask={args.mask}"

@@ -110,7 +110,7 @@ print(prompt)
 
 # %% [markdown]
 # The prompt ends with `### Response:` and a newline: the model's answer starts right there. It is
-# {glue:text}`n_prompt_tokens` tokens long. Most of those tokens are not about the user at all:
+# {glue:text}`n_prompt_tokens` tokens long, and its parts are of two kinds:
 
 # %%
 parts = intro.prompt_parts(lm.tokenizer, cfg.preset, history_titles(row, data.catalog))
@@ -123,7 +123,8 @@ parts
 # The task description and the template's markers take {glue:text}`aux_tokens` tokens
 # ({glue:text}`aux_share:.0%` of the prompt), the same for every user; the history titles take
 # {glue:text}`hist_tokens`. Keep the split in mind: the paper calls the first kind *auxiliary* tokens
-# and the second *interaction* tokens, and its question is which of them the fine-tuned model listens to.
+# and the second *interaction* tokens, and its question is which of them the fine-tuned model listens
+# to. That is a question of reliance, not of counts: a few constant tokens can still steer the output.
 #
 # ## The response
 #
@@ -135,10 +136,11 @@ parts
 title = data.catalog.title(row.target)
 response = intro.response_tokens(lm.tokenizer, title)
 glue("n_response_tokens", len(response), display=False)
-response
+print(intro.token_line(response["token"]))
 
 # %% [markdown]
-# The target takes {glue:text}`n_response_tokens` tokens, EOS included.
+# Each quoted piece is one token (a leading space belongs to the token that follows it). The target
+# takes {glue:text}`n_response_tokens` tokens, EOS included.
 #
 # **Training and inference must tokenise identically.** A BPE tokenizer tokenises a string as a
 # whole, so the same title can become different tokens depending on what precedes it. In training, the
@@ -176,8 +178,9 @@ boundary
 # The template is the same in every example, and the history titles are given, so putting them in the
 # loss would spend the model's capacity on reproducing its input instead of on the next item. In code,
 # an example is the prompt's tokens followed by the response's, and the *labels* copy the response
-# tokens and put $-100$ (ignored by the cross-entropy) on every prompt token. Here is the end of the
-# first row's example, with each response token's loss term under the untuned model:
+# tokens and put $-100$ (ignored by the cross-entropy) on every prompt token. Here are the last
+# prompt tokens and the first response tokens of the first row's example, with each response token's
+# loss term under the untuned model:
 
 # %%
 example = build_examples([row], data.catalog, cfg.preset, lm.tokenizer)[0]
@@ -186,7 +189,7 @@ glue("ex_tokens", len(example.input_ids), display=False)
 glue("ex_loss_tokens", len(nll), display=False)
 glue("ex_nll", float(nll.sum()), display=False)
 glue("ex_nll_mean", float(nll.mean()), display=False)
-intro.labels_table(example, lm.tokenizer, nll=nll)
+intro.labels_table(example, lm.tokenizer, nll=nll).head(16)
 
 # %% [markdown]
 # Of the example's {glue:text}`ex_tokens` tokens, {glue:text}`ex_loss_tokens` carry a label. Their loss
@@ -223,9 +226,11 @@ effect
 
 # %% [markdown]
 # For these {glue:text}`n_live` test rows, the history changes the target's log-probability by
-# {glue:text}`mean_gain:.1f` nats on average (positive: the history helps). How large that gap is, and
-# how it moves during fine-tuning, is one way to ask whether the model reads the user; chapter 3 asks
-# it with proper attribution over many rows.
+# {glue:text}`mean_gain:.1f` nats on average (positive: the history helps). Part of any such gain is
+# plain copying: a target often shares words (a brand, a product line) with titles in the history, and
+# a language model readily repeats words from its input. How large the gap is, and how it moves during
+# fine-tuning, is one way to ask whether the model reads the user; chapter 3 asks it with proper
+# attribution over many rows.
 #
 # (sec-01-cbs)=
 # ## Constrained beam search
@@ -244,18 +249,22 @@ trie = build_trie(lm.tokenizer, data.catalog.titles)
 glue("trie_titles", len(trie), display=False)
 glue("trie_nodes", trie.n_nodes, display=False)
 glue("trie_depth", trie.max_length, display=False)
-glue("first_allowed", len(trie.allowed(0)), display=False)
-intro.trie_levels(trie)
+levels = intro.trie_levels(trie)
+glue("first_allowed", int(levels.loc[1, "max allowed"]), display=False)
+glue("second_allowed", int(levels.loc[2, "max allowed"]), display=False)
+levels
 
 # %% [markdown]
 # The trie holds {glue:text}`trie_titles` titles in {glue:text}`trie_nodes` nodes; the longest title
 # takes {glue:text}`trie_depth` tokens. At the first step a beam may choose among
-# {glue:text}`first_allowed` token(s) (the opening quote), at the second among the titles' distinct
-# first words, and then the choice narrows quickly. Along the first row's target title:
+# {glue:text}`first_allowed` token(s) (the opening quote), at the second among the
+# {glue:text}`second_allowed` distinct first tokens of the titles, and then the choices narrow
+# quickly. Along the first row's target title:
 
 # %%
 widths = intro.path_widths(trie, lm.tokenizer, title)
 glue("forced_after", int((widths["titles reachable"] == 1).idxmax()), display=False)
+glue("reach_3", int(widths.loc[3, "titles reachable"]), display=False)
 glue("path_len", len(widths), display=False)
 widths.head(8)
 
@@ -263,9 +272,11 @@ widths.head(8)
 plots.path_widths_figure(widths)
 
 # %% [markdown]
-# After {glue:text}`forced_after` of its {glue:text}`path_len` tokens only this title is left
-# ({numref}`fig-01-trie`): the search makes real choices early, and late tokens are forced, although
-# their log-probabilities still count in the score.
+# After three steps only {glue:text}`reach_3` titles remain reachable; from there on the search often
+# only tells apart variants of one product (sizes, colours, pack counts), which can share a long
+# prefix. This title becomes unique after {glue:text}`forced_after` of its {glue:text}`path_len`
+# tokens ({numref}`fig-01-trie`); the tokens after that are forced, but their log-probabilities still
+# count in the score.
 #
 # The search keeps `num_beams` partial titles (beams). At each step it extends every beam by every
 # token the trie allows after it, scores each extension by its cumulative log-probability
@@ -322,8 +333,8 @@ intro.greedy_table(greedy, results, live, data.catalog)
 # - The language-bias hypothesis: SFT lets the model rely on auxiliary tokens (the task description and
 #   the title's own prefix); the history moved the targets' log-probability by
 #   {glue:text}`mean_gain:.1f` nats on average here, before any tuning.
-# - The catalog trie has {glue:text}`trie_nodes` nodes for {glue:text}`trie_titles` titles; a title is
-#   fixed after a few tokens ({numref}`fig-01-trie`). CBS took {glue:text}`cbs_s:.1f` s per prompt and
+# - The catalog trie has {glue:text}`trie_nodes` nodes for {glue:text}`trie_titles` titles; the
+#   choices are made in the first steps ({numref}`fig-01-trie`). CBS took {glue:text}`cbs_s:.1f` s per prompt and
 #   always returns catalog titles; greedy decoding did so for {glue:text}`live_greedy_titles` of
 #   {glue:text}`live_prompts` prompts.
 #
@@ -331,9 +342,10 @@ intro.greedy_table(greedy, results, live, data.catalog)
 #
 # ```{exercise}
 # :label: ex-01-first-step
-# The trie table shows {glue:text}`first_allowed` allowed token(s) at step 1, and
-# {numref}`fig-01-trie`'s line drops to 1 long before the title ends. Explain both from how a response
-# is written and tokenised.
+# The trie table shows {glue:text}`first_allowed` allowed token(s) at step 1 but
+# {glue:text}`second_allowed` at step 2, and in {numref}`fig-01-trie` the number of reachable titles
+# collapses in the first steps and then can stay flat for a long stretch. Explain all three from how a
+# response is written and tokenised and from what catalog titles look like.
 # ```
 #
 # ```{solution} ex-01-first-step
@@ -341,9 +353,11 @@ intro.greedy_table(greedy, results, live, data.catalog)
 # Every response is `'"Title"'` + EOS, so every path starts with the opening quote. The tokenizer's
 # pre-tokeniser splits punctuation from the letters after it, so the quote is its own token for almost
 # every title; only a title that itself starts with punctuation could merge with the quote and add a
-# second first token. Later, a title is identified by its first few words (brand, product line): once
-# the prefix matches one title only, every remaining token, the closing quote and EOS included, is
-# forced.
+# second first token. At step 2 the choice is the first token of the title itself (often the brand),
+# and there are many. A brand and a product line narrow the catalog to a handful of titles within a
+# few tokens; what remains are variants of one product (size, colour, pack count) that share everything
+# up to the detail that differs, so the count stays flat until that detail. Once one title is left,
+# every remaining token, the closing quote and EOS included, is forced.
 # ```
 #
 # ```{exercise}

@@ -161,6 +161,23 @@ def test_greedy_beam_follows_the_best_token(model, tok, trie):
     assert abs(want[title] - score) < TOL
 
 
+def test_path_ending_inside_another_path(model, tok):
+    """A path that is a strict prefix of another (possible only when EOS occurs inside a title's ids):
+    its end node both finishes a hypothesis and keeps a live beam going."""
+    eos = tok.eos_token_id
+    a = encode_response(tok, "Red")
+    trie = Trie({"short": a, "long": a + encode_response(tok, "Pen"), "other": encode_response(tok, "Ink")}, eos_token_id=eos)
+    node = trie.walk(a)
+    assert trie.terminal[node] >= 0 and trie.allowed(node)
+    for lp in (0.0, 1.0):
+        for kv in ("tree", "reorder"):
+            got = constrained_beam_search(model, tok, PROMPTS[:2], trie, num_beams=3, length_penalty=lp, kv=kv)
+            for prompt, res in zip(PROMPTS[:2], got):
+                want = exhaustive_ranking(model, tok, prompt, trie, length_penalty=lp)
+                assert _titles(res) == _titles(want)
+                assert all(abs(x - y) < TOL for (_, x), (_, y) in zip(res, want))
+
+
 def test_catalog_of_one_title(model, tok):
     trie = build_trie(tok, ["Eraser"])
     res = constrained_beam_search(model, tok, PROMPTS, trie, num_beams=10, length_penalty=1.0)

@@ -60,6 +60,9 @@ def test_prefix_is_the_first_token_carrying_title_text(lm):
     k = A.prefix_index(tok, "Fabrikam Ultra Coffee Mug")
     assert tok.decode(resp[:k]) == '"'
     assert tok.decode([resp[k]]) and "F" in tok.decode([resp[k]])
+    mask = A.title_token_mask(tok, "Fabrikam Ultra Coffee Mug")
+    assert len(mask) == len(resp) and mask.argmax() == k
+    assert tok.decode([t for t, m in zip(resp, mask) if m]) == "Fabrikam Ultra Coffee Mug"
 
 
 def test_batched_suffix_logprob_equals_unpadded_forwards(lm, data):
@@ -127,15 +130,44 @@ def test_feature_ablation_equals_captum(lm, data, baseline):
     assert ours["interaction_abs"] == pytest.approx(sum(map(abs, ours["items"])))
 
 
-def test_one_prompt_is_one_forward(lm, data):
+def test_the_ablations_of_one_prompt_are_one_batch(lm, data):
+    """Two forwards per row: the intact input, then every ablation together (packed rows)."""
     catalog, rows, _ = data
-    calls = []
-    h = lm.model.register_forward_hook(lambda mod, inp, out: calls.append(1))
+    batches = []
+    h = lm.model.register_forward_hook(lambda mod, args, kwargs, out: batches.append(kwargs["input_ids"].shape[0]),
+                                       with_kwargs=True)
     try:
         r = A.feature_ablation(lm.model, lm.tokenizer, _row_with_history(rows, 4), catalog, PRESET)
     finally:
         h.remove()
-    assert len(calls) == 1 and r["n_history"] >= 4
+    assert r["n_history"] >= 4 and batches == [1, 4]
+
+
+@pytest.mark.parametrize("pack_rows,lora", [(1, False), (2, False), (10, False), (4, True)])
+def test_shared_prefix_scoring_equals_unpadded_forwards(lm, tiny_model_path, data, pack_rows, lora):
+    """Variants that share different prefixes with the original (including none beyond one token,
+    and one identical to it) score as their own unpadded forwards; also through a LoRA wrapper."""
+    catalog, rows, _ = data
+    if lora:
+        lm = load_model(tiny_model_path, adapter="lora")
+        for name, p in lm.model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(p, std=0.05, generator=torch.Generator().manual_seed(0))
+        lm.model.eval()
+    tok = lm.tokenizer
+    target = encode_response(tok, catalog.title(rows[0].target))
+    orig = encode_prompt(tok, "The same start, then a middle part, then the end.\n") + target
+    variants = [orig[:3] + orig[5:], orig[:1] + [7, 8, 9] + orig[1:], list(orig), orig[:-len(target) - 2] + target]
+    s0, got = A.ablation_logprobs(lm.model, orig, variants, target, tok.pad_token_id, pack_rows=pack_rows)
+    ref = A.batch_suffix_logprob(lm.model, [orig, *variants], target, tok.pad_token_id)
+    m = len(target)
+    for s, g in zip([orig, *variants], [s0, *got]):
+        with torch.no_grad():
+            lp = torch.log_softmax(lm.model(input_ids=torch.tensor([s])).logits[0].float(), -1)
+        direct = lp[len(s) - m - 1 : len(s) - 1].gather(-1, torch.tensor(target)[:, None]).sum().item()
+        assert g == pytest.approx(direct, abs=1e-5)
+    np.testing.assert_allclose([s0, *got], ref, atol=1e-5)
+    assert got[2] == pytest.approx(s0, abs=1e-5)
 
 
 def test_unknown_baseline_is_refused(lm, data):
@@ -184,6 +216,13 @@ def test_cooccurrence_on_a_hand_made_example():
     assert s.loc["interaction", "mean rate (per pair)"] == pytest.approx(8 / 5 / 5)
     assert s.loc["prefix", "distinct pairs"] == 4
     assert sorted(CO.pair_rates(counts, N)["task"]) == pytest.approx(sorted([0.4, 0.4, 0.2, 0.4, 0.4, 0.2]))
+    # a target mask: position 2 of example 1 (token 6) is no target, but stays a prefix source
+    masked, M = CO.cooccurrence_from_tokens([(*ex[0], [True, False, True]), ex[1]], vocab_size=8)
+    assert M == 4
+    assert as_dict(masked["prefix"]) == {(5, 5): 1, (6, 5): 1, (6, 7): 1}
+    assert as_dict(masked["interaction"]) == {(3, 5): 2, (4, 5): 2, (4, 6): 1, (4, 7): 1}
+    with pytest.raises(ValueError, match="mask"):
+        CO.cooccurrence_from_tokens([(*ex[0], [True])], vocab_size=8)
 
 
 def test_cooccurrence_of_real_rows_equals_a_direct_count(lm, data):
@@ -193,12 +232,14 @@ def test_cooccurrence_of_real_rows_equals_a_direct_count(lm, data):
     counts, N = CO.cooccurrence_counts(tok, rows, catalog, PRESET)
     sets = CO.training_token_sets(tok, rows, catalog, PRESET)
     ref = {k: {} for k in CO.SOURCES}
-    for task, inter, resp in sets:
+    for task, inter, resp, mask in sets:
         for t, b in enumerate(resp):
+            if not mask[t]:
+                continue
             for kind, src in (("task", set(task)), ("interaction", set(inter)), ("prefix", set(resp[:t]))):
                 for a in src:
                     ref[kind][(a, b)] = ref[kind].get((a, b), 0) + 1
-    assert N == sum(len(s[2]) for s in sets)
+    assert N == sum(int(s[3].sum()) for s in sets) == sum(len(s[2]) - 3 for s in sets)  # quotes, EOS out
     for kind in CO.SOURCES:
         c = counts[kind].tocoo()
         assert {(int(a), int(b)): int(v) for a, b, v in zip(c.row, c.col, c.data)} == ref[kind]
@@ -318,3 +359,29 @@ def test_figures_build():
     assert len(bias.cooccurrence_rates({"task": [0.1, 0.2], "interaction": [0.01]}).data) == 2
     gl = pd.DataFrame([{"model": "sft", "group": 1, "tokens": 3, "loss": 1.0}])
     assert len(bias.group_losses(gl).data) == 1
+
+
+def test_group_share_trace_trains_once_with_the_callback_and_reads_a_wired_log(tiny_model_path, synth_dir, data,
+                                                                              tmp_path):
+    from gdrt.io import read_json, write_json
+    from gdrt.training import runs
+    from gdrt.training.runs import TrainConfig
+
+    catalog, _, valid = data
+    cfg = TrainConfig(data_dir=str(synth_dir), dataset="synthetic", model=tiny_model_path, adapter="lora",
+                      method="sft", train_split="train", n_train=16, n_valid=2, valid_split="valid", epochs=1,
+                      batch_size=8, lr=1e-3, num_beams=2)
+    groups = {i: 1 + i % 5 for i in catalog.id2title}
+    original = runs.GDRTTrainer
+    hist = C.group_share_trace(cfg, tmp_path, valid[:2], groups, n_points=2, num_beams=2)
+    assert runs.GDRTTrainer is original  # the bridge is undone
+    assert [h["step"] for h in hist] == [0, 1, 2]
+    run_dir = tmp_path / "traced" / cfg.run_name()
+    assert read_json(run_dir / "train_log.json")["group_share"] == hist
+    stamp = (run_dir / "final.json").stat().st_mtime_ns
+    assert C.group_share_trace(cfg, tmp_path, valid[:2], groups, n_points=2, num_beams=2) == hist
+    assert (run_dir / "final.json").stat().st_mtime_ns == stamp  # reused, not retrained
+    # a run whose own log carries the trace (TrainConfig wired with the callback) is read as is
+    wired = tmp_path / "wired"
+    write_json(wired / cfg.run_name() / "train_log.json", {"group_share": [{"step": 7}]})
+    assert C.group_share_trace(cfg, wired, valid[:2], groups) == [{"step": 7}]

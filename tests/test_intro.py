@@ -143,3 +143,10 @@ def test_live_tables(tok, model, trie):
     assert len(gt) == 2 and set(gt["target rank (CBS)"]) <= {1, 2, 3, 4, "not in top 4"}
     s = intro.live_summary(greedy, results[:2], ROWS[:2], CATALOG)
     assert s["prompts"] == 2 and s["top5_total"] == 8 and 0 <= s["hits@5"] <= s["hits@10"] <= 2
+
+
+def test_token_line_wraps_between_tokens():
+    toks = ["' Star'", "'Five'", "' Z'"] * 20
+    text = intro.token_line(toks, width=30)
+    assert all(len(line) <= 30 for line in text.splitlines())
+    assert text.replace("\n", " ") == " ".join(toks)

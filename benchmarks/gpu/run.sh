@@ -4,7 +4,8 @@ set -euo pipefail
 S=.gpu_store
 cat $S/model.part1 $S/model.part2 > $S/model.gguf
 echo "$(cat $S/model.sha256)  $S/model.gguf" | sha256sum -c -
-export PYTHONPATH="$PWD/lib:$PWD/$S/site${PYTHONPATH:+:$PYTHONPATH}"
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site $S/whl/*.whl
+export PYTHONPATH="$PWD/lib:/tmp/site:$PWD/$S/site${PYTHONPATH:+:$PYTHONPATH}"
 export GDRT_SMOLLM2_GGUF="$PWD/$S/model.gguf" GDRT_DATA="$PWD/$S/data" GDRT_CACHE="$PWD/$S/cache"
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader

@@ -22,13 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny", adapter="lora", train_split="train_10000", n_train=96, valid_split="valid_500",
                   n_valid=16, test_split="test_500", n_test=32, epochs=2.0, batch_size=8, lr=3e-3, bf16=False,
-                  n_attr=4, n_live=2),
-    "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=512,
-                valid_split="valid_500", n_valid=64, test_split="test_500", n_test=None, epochs=1.0,
-                batch_size=8, lr=5e-4, bf16=True, n_attr=64, n_live=3),
+                  n_attr=4, n_live=2, group_share_every=3, group_share_rows=8),
+    "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=256,
+                valid_split="valid_500", n_valid=32, test_split="test_500", n_test=None, epochs=1.0,
+                batch_size=8, lr=5e-4, bf16=True, n_attr=16, n_live=3, group_share_every=16, group_share_rows=16),
     "gpu": dict(model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,
                 valid_split="valid_500", n_valid=500, test_split="test_5000", n_test=None, epochs=5.0,
-                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5),
+                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5, group_share_every=50, group_share_rows=100),
 }
 
 
@@ -228,12 +228,19 @@ def run(cfg: BookConfig, method: str, **kw):
                            metrics=metrics, eval_dir=eval_dir, timing=timing)
 
 
-def glue_metrics(metrics: dict, keys=("ndcg@5", "ndcg@10", "hit@5", "hit@10", "mgu@5", "dgu@5")):
-    """Glue ``METHOD_KEY`` for each method's metrics, plus the top-1 share in group 1 and the targets'."""
+def glue_all(values: dict, prefix: str = "") -> dict:
+    """Glue every ``key: value`` as ``{prefix}{key}`` for the prose (numpy scalars become Python
+    numbers, which the book can format); returns ``values``."""
     from myst_nb import glue
 
-    for name, m in metrics.items():
-        for key in keys:
-            glue(f"{name}_{key}", m[key], display=False)
-        glue(f"{name}_top1_g1", m["top1_group_share"][0], display=False)
-        glue("target_g1", m["target_group_share"][0], display=False)
+    for key, value in values.items():
+        glue(f"{prefix}{key}", value.item() if hasattr(value, "item") else value, display=False)
+    return values
+
+
+def glue_metrics(metrics: dict, keys=("ndcg@5", "ndcg@10", "hit@5", "hit@10", "mgu@5", "dgu@5")):
+    """Glue ``METHOD_KEY`` for each method's metrics, the top-1 share in group 1, and the targets'."""
+    values = {f"{name}_{k}": m[k] for name, m in metrics.items() for k in keys}
+    values.update({f"{name}_top1_g1": m["top1_group_share"][0] for name, m in metrics.items()})
+    values["target_g1"] = next(iter(metrics.values()))["target_group_share"][0]
+    glue_all(values)

@@ -34,7 +34,7 @@ def _coerce(field: dataclasses.Field, text: str):
 
 
 def _train(argv):
-    from .training.runs import TrainConfig, train
+    from .training.config import TrainConfig
 
     p = argparse.ArgumentParser(prog="gdrt train")
     p.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
@@ -65,6 +65,8 @@ def _train(argv):
         cfg = TrainConfig.from_dict(raw, source=str(path))
     except (TypeError, ValueError) as e:
         raise GDRTInputError(path, str(e).split(": ", 1)[-1]) from None
+    from .training.runs import train
+
     run_dir = train(cfg, runs_root=args.runs_root)
     print(run_dir)
 

@@ -264,3 +264,15 @@ def glue_dict(values: dict, prefix: str) -> dict:
     for key, value in values.items():
         glue(f"{prefix}{key}", value, display=False)
     return values
+
+
+def token_line(tokens: Sequence[str], width: int = 96) -> str:
+    """Token strings joined by spaces and wrapped at ``width`` characters, never inside a token."""
+    lines, cur = [], ""
+    for t in tokens:
+        if cur and len(cur) + 1 + len(t) > width:
+            lines.append(cur)
+            cur = t
+        else:
+            cur = f"{cur} {t}" if cur else t
+    return "\n".join(lines + [cur])

@@ -23,9 +23,11 @@ Definitions (DESIGN.md section 6):
   of the feature's tokens is replaced by one placeholder token (default: the tokenizer's unknown
   token, else its pad token), so the sequence keeps its length and positions.
 
-All ablated variants of one prompt (1 original + task + one per history item + prefix) run as ONE
-left-padded batch (explicit position ids, logits only for the scored positions). The values equal
-captum's ``FeatureAblation`` with the same feature masks and baseline (tests/test_diagnostics.py).
+The intact input runs once and keeps its KV cache; all its ablated variants (task, one per history
+item, prefix) then run in ONE batch that reuses the cached tokens before each variant's ablated
+feature (a 4-D attention mask over packed rows), so only the rest of each variant is computed
+(:func:`ablation_logprobs`). The values equal captum's ``FeatureAblation`` with the same feature
+masks and baseline (tests/test_diagnostics.py).
 """
 
 from __future__ import annotations
@@ -101,6 +103,15 @@ def prefix_index(tokenizer, title: str) -> int:
     raise ValueError(f"no response token carries a character of {title!r}")  # pragma: no cover
 
 
+def title_token_mask(tokenizer, title: str) -> np.ndarray:
+    """Boolean mask over ``encode_response(tokenizer, title)``: True for the tokens that carry a
+    character of the title (False for the bare quotes and EOS)."""
+    enc = tokenizer(response_text(title), add_special_tokens=False, return_offsets_mapping=True)
+    off = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+    carries = (off[:, 1] > 1) & (off[:, 0] < 1 + len(title))
+    return np.concatenate([carries, [False]])  # EOS
+
+
 def placeholder_id(tokenizer) -> int:
     """The default placeholder token: the unknown token, else the pad token."""
     for t in (tokenizer.unk_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id):
@@ -158,10 +169,100 @@ def batch_suffix_logprob(model, sequences, target, pad_id: int = 0) -> np.ndarra
     return lp.double().sum(-1).cpu().numpy()
 
 
+def _common_prefix(a, b) -> int:
+    n = min(len(a), len(b))
+    diff = np.flatnonzero(np.asarray(a[:n]) != np.asarray(b[:n]))
+    return int(diff[0]) if len(diff) else n
+
+
+def _pack(lengths, n_bins: int) -> list[list[int]]:
+    """Greedy balanced packing: longest first, each into the currently shortest bin."""
+    bins, sizes = [[] for _ in range(n_bins)], [0] * n_bins
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        b = int(np.argmin(sizes))
+        bins[b].append(i)
+        sizes[b] += lengths[i]
+    return [b for b in bins if b]
+
+
+@torch.inference_mode()
+def ablation_logprobs(model, original, variants, target, pad_id: int = 0, pack_rows: int = 4) -> tuple[float, np.ndarray]:
+    """``S`` (the summed log-probability of ``target``, the last ``m`` tokens) for ``original`` and
+    for each of its ablated ``variants``: the original in one forward that keeps its KV cache, then
+    ALL variants in one batch that reuses it.
+
+    A variant shares its first ``s_i`` tokens with the original (everything before its ablated
+    feature; at most all but its last ``m + 1`` tokens), so only its *rest* ``v_i[s_i:]`` is computed.
+    The rests are packed, balanced, into ``pack_rows`` rows (fewer and longer rows: less padding but
+    more attention work; 4 was fastest on a 2-core CPU). A 4-D attention mask lets each token of
+    variant ``i`` see the original's first ``s_i`` cached tokens and its own earlier tokens, and its
+    position id continues from ``s_i``: each variant computes exactly what an unpadded forward of it
+    computes (checked against one in the tests)."""
+    from transformers import DynamicCache
+
+    target = list(target)
+    m = len(target)
+    seqs = [list(original), *[list(v) for v in variants]]
+    for s in seqs:
+        if m == 0 or len(s) <= m or s[-m:] != target:
+            raise ValueError("every sequence must end with the (non-empty) target and have a token before it")
+    dev = _device(model)
+    tgt = torch.tensor(target, dtype=torch.long, device=dev)
+
+    def score(logits):  # [n, m, V] -> [n]
+        lp = torch.log_softmax(logits.float(), dim=-1)
+        return lp.gather(-1, tgt.expand(logits.size(0), m).unsqueeze(-1)).squeeze(-1).double().sum(-1).cpu().numpy()
+
+    L = len(seqs[0])
+    ids = torch.tensor([seqs[0]], dtype=torch.long, device=dev)
+    out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, logits_to_keep=m + 1)
+    s_orig = float(score(out.logits[:, :-1])[0])
+    if not variants:
+        return s_orig, np.zeros(0)
+    cache = out.cache if hasattr(out, "cache") else out.past_key_values
+    shared = [min(_common_prefix(seqs[0], v), len(v) - m - 1) for v in seqs[1:]]
+    rests = [v[s:] for v, s in zip(seqs[1:], shared)]
+    bins = _pack([len(r) for r in rests], max(1, min(pack_rows, len(rests))))
+    n, R = len(bins), max(sum(len(rests[i]) for i in b) for b in bins)
+    inp = torch.full((n, R), pad_id, dtype=torch.long)
+    pos = torch.zeros((n, R), dtype=torch.long)
+    allowed = torch.zeros((n, R, L + R), dtype=torch.bool)
+    where = {}  # variant -> (row, column of its last token + 1)
+    for r, members in enumerate(bins):
+        off = R - sum(len(rests[i]) for i in members)
+        allowed[r, :off, 0] = True  # padding queries look at one real token (no all-masked rows)
+        for i in members:
+            u, s = len(rests[i]), shared[i]
+            inp[r, off:off + u] = torch.tensor(rests[i], dtype=torch.long)
+            pos[r, off:off + u] = torch.arange(s, s + u)
+            allowed[r, off:off + u, :s] = True
+            allowed[r, off:off + u, L + off:L + off + u] = torch.ones(u, u, dtype=torch.bool).tril()
+            off += u
+            where[i] = (r, off)
+    if getattr(model.config, "_attn_implementation", "sdpa") == "eager":
+        dtype = next(model.parameters()).dtype
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+    else:
+        mask = allowed
+    layers = [(layer.keys, layer.values) for layer in cache.layers]
+    kv = DynamicCache([(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in layers])
+    del out, cache, layers
+    # logits only at the columns that predict some variant's target tokens
+    cols = sorted({c for (_, end) in where.values() for c in range(end - m - 1, end - 1)})
+    col_of = {c: j for j, c in enumerate(cols)}
+    out = model(input_ids=inp.to(dev), attention_mask=mask[:, None].to(dev), position_ids=pos.to(dev), cache=kv,
+                use_cache=True, logits_to_keep=torch.tensor(cols, device=dev))
+    rows_i = torch.tensor([where[i][0] for i in range(len(rests))], device=dev)
+    idx = torch.tensor([[col_of[c] for c in range(where[i][1] - m - 1, where[i][1] - 1)] for i in range(len(rests))],
+                       device=dev)
+    logits = out.logits[rows_i[:, None], idx]  # [variants, m, V]
+    return s_orig, score(logits)
+
+
 def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
                      placeholder: int | None = None) -> dict:
     """Contributions of the task, each history item and the prefix to one row's target (module
-    docstring for the definitions). All ablations of the prompt run as one batch.
+    docstring for the definitions). The input runs once; all its ablations run as one batch.
 
     Returns ``{"task", "items" (list, oldest first), "interaction", "interaction_abs", "prefix",
     "logp" (S of the intact input), "n_target", "n_history", "prefix_token", "target"}``.
@@ -178,11 +279,11 @@ def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "re
     k = prefix_index(tokenizer, title)
     target = resp[k + 1:]
     P = feats.ids
-    seqs = [P + resp, ablate(P, feats.task, baseline, placeholder) + resp]
-    seqs += [ablate(P, pos, baseline, placeholder) + resp for pos in feats.items]
-    seqs.append(P + ablate(resp, [k], baseline, placeholder))
-    s = batch_suffix_logprob(model, seqs, target, _pad_id(tokenizer))
-    drops = s[0] - s[1:]
+    variants = [ablate(P, feats.task, baseline, placeholder) + resp]
+    variants += [ablate(P, pos, baseline, placeholder) + resp for pos in feats.items]
+    variants.append(P + ablate(resp, [k], baseline, placeholder))
+    s0, s = ablation_logprobs(model, P + resp, variants, target, _pad_id(tokenizer))
+    drops = s0 - s
     items = [float(v) for v in drops[1:-1]]
     return {
         "target": int(row.target),
@@ -191,7 +292,7 @@ def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "re
         "interaction": float(np.sum(items)) if items else 0.0,
         "interaction_abs": float(np.sum(np.abs(items))) if items else 0.0,
         "prefix": float(drops[-1]),
-        "logp": float(s[0]),
+        "logp": s0,
         "n_target": len(target),
         "n_history": len(titles),
         "prefix_token": tokenizer.decode([resp[k]]),
@@ -275,6 +376,30 @@ def ratio_table(results_by_model: dict, n_boot: int = 1000, seed: int = 0, absol
                      "mean task": r["task"], "mean interaction": r["interaction"], "mean prefix": r["prefix"],
                      "rows": r["n_rows"]})
     return pd.DataFrame(rows).set_index("model")
+
+
+def ratio_numbers(table) -> dict[str, float]:
+    """Flat numbers of a :func:`ratio_table` for the text: ``MODEL_task_ratio``, ``MODEL_task_lo``,
+    ``MODEL_task_hi`` and the same with ``prefix``."""
+    out = {}
+    for name, r in table.iterrows():
+        for feat in ("task", "prefix"):
+            out[f"{name}_{feat}_ratio"] = float(r[f"{feat}:interaction"])
+            out[f"{name}_{feat}_lo"] = float(r[f"{feat} lo"])
+            out[f"{name}_{feat}_hi"] = float(r[f"{feat} hi"])
+    return out
+
+
+def explain_row(result: dict, row, catalog, max_history: int = 10):
+    """One row's contributions, feature by feature, with the text each feature covers (a DataFrame)."""
+    import pandas as pd
+
+    titles = history_titles(row, catalog, max_history)
+    recs = [{"feature": "task", "text": "(the instruction sentence)", "contribution": result["task"]}]
+    recs += [{"feature": f"item {j + 1}", "text": t, "contribution": c} for j, (t, c) in enumerate(zip(titles, result["items"]))]
+    recs.append({"feature": "interaction (sum)", "text": "", "contribution": result["interaction"]})
+    recs.append({"feature": "prefix", "text": repr(result["prefix_token"]), "contribution": result["prefix"]})
+    return pd.DataFrame(recs).set_index("feature")
 
 
 def contributions_frame(results_by_model: dict):

@@ -68,19 +68,38 @@ def group_share_table(preds_by_model: dict, item_group: dict[int, int], ks=(1, 5
     return pd.DataFrame(recs)
 
 
-def decode_rows(model, tokenizer, rows, catalog, preset, out_dir, item_groups: dict, num_beams: int = 10,
-                max_history: int = 10, bf16: bool = False) -> list[dict]:
-    """Constrained beam search on ``rows`` with ``model`` (e.g. the untuned base model), evaluated and
-    saved in ``out_dir`` by :func:`gdrt.evaluation.evaluate`; reused when ``out_dir`` holds a finished
-    evaluation of as many rows. ``item_groups``: ``{id: {"group", "relevance"}}``. Returns the predictions."""
-    from ..evaluation import evaluate
-    from ..io import read_json
+def share_numbers(table, ks=(1, 5, 10)) -> dict[str, float]:
+    """Flat numbers of a :func:`group_share_table` for the text: ``MODEL_topK_g1`` (group-1 share of
+    the top-K list), ``target_g1``, ``history_g1`` and ``MODEL_rows``."""
+    out = {}
+    for _, r in table.iterrows():
+        if r["source"] == "test targets":
+            out["target_g1"] = float(r["group 1"])
+        elif r["source"] == "histories":
+            out["history_g1"] = float(r["group 1"])
+        else:
+            out[f"{r['source']}_{r['list'].replace('-', '')}_g1"] = float(r["group 1"])
+            out[f"{r['source']}_rows"] = int(r["rows"])
+    return out
 
-    out = Path(out_dir)
-    done = out / "metrics.json"
-    if not (done.exists() and read_json(done).get("n_rows") == len(rows)):
+
+def decode_rows(model, tokenizer, rows, catalog, preset, cache_dir, item_group: dict[int, int], name: str = "",
+                num_beams: int = 10, max_history: int = 10, bf16: bool = False) -> list[dict]:
+    """Constrained beam search on ``rows`` with ``model`` (e.g. the untuned base model), evaluated and
+    saved by :func:`gdrt.evaluation.evaluate` under ``cache_dir/decode-KEY/``; ``KEY`` hashes ``name``
+    (say which model), the rows and the search settings, so a later call with the same inputs reuses
+    it. ``item_group``: ``{id: group}``. Returns the predictions (as in ``predictions.jsonl``)."""
+    import hashlib
+
+    from ..evaluation import evaluate
+
+    blob = json.dumps([str(name), getattr(preset, "name", str(preset)), num_beams, max_history, bool(bf16),
+                       [[str(r.user_id), list(r.history), r.target] for r in rows]])
+    out = Path(cache_dir) / f"decode-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    if not (out / "metrics.json").exists():
+        groups = {int(i): {"group": int(g)} for i, g in item_group.items()}
         with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
-            evaluate(model, tokenizer, rows, catalog, preset, out, item_groups, config={"n_rows": len(rows)},
+            evaluate(model, tokenizer, rows, catalog, preset, out, groups, config={"model": str(name)},
                      num_beams=num_beams, max_history=max_history, progress=False)
     return load_predictions(out)
 
@@ -144,6 +163,17 @@ class GroupShareCallback(TrainerCallback):
             self.measure(model, state.global_step, state.epoch)
 
 
+def trace_table(traces: dict):
+    """Per method: number of points, first and last step, and the top-1 group-1 share at the start,
+    at the end and at its highest (a DataFrame, one column per method)."""
+    import pandas as pd
+
+    return pd.DataFrame({name: {"points": len(t), "first step": t[0]["step"], "last step": t[-1]["step"],
+                                "group-1 share at start": t[0]["top1_group1_share"],
+                                "at the end": t[-1]["top1_group1_share"],
+                                "highest": max(h["top1_group1_share"] for h in t)} for name, t in traces.items()})
+
+
 def every_n_steps(n_train: int, batch_size: int, epochs: float, n_points: int = 8, grad_accum: int = 1) -> int:
     """The step interval that gives about ``n_points`` measurements over a run of this size."""
     steps = math.ceil(math.ceil(n_train / batch_size) / grad_accum * epochs)
@@ -188,7 +218,7 @@ def group_share_trace(tc, runs_root, rows, item_group: dict[int, int], n_points:
 
     for root in (Path(runs_root), Path(runs_root) / "traced"):
         log = root / tc.run_name() / "train_log.json"
-        if log.exists() and "group_share" in read_json(log):
+        if log.exists() and read_json(log).get("group_share"):
             return read_json(log)["group_share"]
     import shutil
 

@@ -4,8 +4,10 @@ Explained in chapter 3, "Origins: co-occurrence in the training set".
 
 Definitions. The training set holds examples ``e = 1..E``; each has a response ``y_e`` (the tokens
 the loss covers: ``'"Title"'`` + EOS, :func:`gdrt.data.prompts.encode_response`) and a prompt
-tokenised exactly as in training. A *target position* is a pair ``(e, t)``, ``t = 1..|y_e|``; there
-are ``N = sum_e |y_e|`` of them. For each position, three *source sets* of token ids:
+tokenised exactly as in training. A *target position* is a pair ``(e, t)`` where ``y_{e,t}`` carries
+a character of the title (``targets="title"``, the default: the bare quotes and EOS, the same in
+every response, are left out as targets) or any response token (``targets="all"``); ``N`` is their
+number. For each position, three *source sets* of token ids:
 
 * task ``T_e``: the distinct ids of the instruction sentence's tokens (the same for every example
   of a dataset);
@@ -38,7 +40,7 @@ import scipy.sparse as sp
 
 from ..data.prompts import encode_response
 from ..training.examples import history_titles
-from .attribution import prompt_features
+from .attribution import prompt_features, title_token_mask
 
 SOURCES = ("task", "prefix", "interaction")
 
@@ -57,22 +59,32 @@ def _indicator(row_sets: Sequence[Sequence[int]], n_cols: int) -> sp.csr_matrix:
 def cooccurrence_from_tokens(examples, vocab_size: int) -> tuple[dict[str, sp.csr_matrix], int]:
     """Co-occurrence counts ``C_S[a, b]`` for ``S`` in task / prefix / interaction (module docstring).
 
-    ``examples``: a sequence of ``(task_ids, interaction_ids, response_ids)`` (any iterables of ints).
-    Returns ``({kind: V x V sparse counts}, N)`` with ``N`` the number of target positions.
+    ``examples``: a sequence of ``(task_ids, interaction_ids, response_ids)`` or
+    ``(task_ids, interaction_ids, response_ids, target_mask)`` (any iterables; ``target_mask`` marks
+    the response positions that count as targets, default all; every response token stays a prefix
+    source for the positions after it). Returns ``({kind: V x V sparse counts}, N)`` with ``N`` the
+    number of target positions.
     """
-    tasks, inters, resps = [], [], []
-    for task, inter, resp in examples:
+    tasks, inters, resps, masks = [], [], [], []
+    for ex in examples:
+        task, inter, resp = ex[:3]
         tasks.append(list(task))
         inters.append(list(inter))
         resps.append(np.asarray(list(resp), dtype=np.int64))
+        masks.append(np.ones(len(resps[-1]), dtype=bool) if len(ex) < 4 else np.asarray(list(ex[3]), dtype=bool))
+        if len(masks[-1]) != len(resps[-1]):
+            raise ValueError("a target mask must have one entry per response token")
     E, V = len(resps), int(vocab_size)
     lens = np.array([len(r) for r in resps], dtype=np.int64)
-    N = int(lens.sum())
+    P = int(lens.sum())
     y = np.concatenate(resps) if E else np.zeros(0, dtype=np.int64)
-    # target counts per example (E x V) and one-hot targets per position (N x V)
+    keep = np.concatenate(masks) if E else np.zeros(0, dtype=bool)
+    N = int(keep.sum())
+    # target counts per example (E x V) and one-hot targets per position (P x V), targets only
     ex_of_pos = np.repeat(np.arange(E), lens)
-    B_ex = sp.csr_matrix((np.ones(N), (ex_of_pos, y)), shape=(E, V))
-    B_pos = sp.csr_matrix((np.ones(N), (np.arange(N), y)), shape=(N, V))
+    w = keep.astype(np.float64)
+    B_ex = sp.csr_matrix((w, (ex_of_pos, y)), shape=(E, V))
+    B_pos = sp.csr_matrix((w, (np.arange(P), y)), shape=(P, V))
     # prefix indicator per position: position (e, t) sees y_{e,s} for s < t
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if E else np.zeros(0, dtype=np.int64)
     pr, pc = [], []
@@ -83,7 +95,7 @@ def cooccurrence_from_tokens(examples, vocab_size: int) -> tuple[dict[str, sp.cs
         pc.append(resps[e][s])
     pr = np.concatenate(pr) if pr else np.zeros(0, dtype=np.int64)
     pc = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
-    A_pre = sp.csr_matrix((np.ones(len(pr)), (pr, pc)), shape=(N, V))
+    A_pre = sp.csr_matrix((np.ones(len(pr)), (pr, pc)), shape=(P, V))
     A_pre.sum_duplicates()
     A_pre.data[:] = 1.0
     counts = {
@@ -96,21 +108,29 @@ def cooccurrence_from_tokens(examples, vocab_size: int) -> tuple[dict[str, sp.cs
     return counts, N
 
 
-def training_token_sets(tokenizer, rows, catalog, preset, max_history: int = 10):
-    """Per training row: ``(task ids, interaction ids, response ids)`` from the real tokenisation."""
-    out = []
+def training_token_sets(tokenizer, rows, catalog, preset, max_history: int = 10, targets: str = "title"):
+    """Per training row: ``(task ids, interaction ids, response ids, target mask)`` from the real
+    tokenisation; the mask marks the title-carrying tokens (``targets="title"``) or all (``"all"``)."""
+    if targets not in ("title", "all"):
+        raise ValueError(f"targets must be 'title' or 'all', got {targets!r}")
+    out, masks = [], {}
     for row in rows:
         f = prompt_features(tokenizer, preset, history_titles(row, catalog, max_history))
         task = [f.ids[p] for p in f.task]
         inter = [f.ids[p] for pos in f.items for p in pos]
-        out.append((task, inter, encode_response(tokenizer, catalog.title(row.target))))
+        title = catalog.title(row.target)
+        resp = encode_response(tokenizer, title)
+        if title not in masks:
+            masks[title] = title_token_mask(tokenizer, title) if targets == "title" else np.ones(len(resp), dtype=bool)
+        out.append((task, inter, resp, masks[title]))
     return out
 
 
-def cooccurrence_counts(tokenizer, rows, catalog, preset, max_history: int = 10):
+def cooccurrence_counts(tokenizer, rows, catalog, preset, max_history: int = 10, targets: str = "title"):
     """Co-occurrence counts over the training ``rows`` (module docstring): ``({kind: C_S}, N)``.
     Explained in chapter 3, "Origins"."""
-    return cooccurrence_from_tokens(training_token_sets(tokenizer, rows, catalog, preset, max_history), len(tokenizer))
+    sets = training_token_sets(tokenizer, rows, catalog, preset, max_history, targets)
+    return cooccurrence_from_tokens(sets, len(tokenizer))
 
 
 def pair_rates(counts: dict, N: int) -> dict[str, np.ndarray]:

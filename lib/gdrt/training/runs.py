@@ -5,13 +5,10 @@ Explained in chapter 5, "Training"."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,72 +19,10 @@ from .. import __version__
 from ..data import get_preset
 from ..io import read_json, write_json
 from .examples import ExampleDataset, build_examples, collate
+from .config import RUN_FORMAT, TrainConfig  # noqa: F401  (re-exported)
 from .trainer import GDRTTrainer
 
 log = logging.getLogger(__name__)
-
-RUN_FORMAT = 1  # bump when a change makes cached runs stale
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; its hash names the run directory."""
-
-    data_dir: str
-    dataset: str = "office"
-    train_split: str = "train_10000"
-    valid_split: str = "valid_500"
-    n_train: int | None = None       # first n rows after a seeded shuffle; None = all
-    n_valid: int | None = 100
-    model: str = "smollm2-135m"
-    adapter: str | None = "qlora"    # "qlora" | "lora"
-    method: str = "sft"              # "sft" | "gdrt"
-    n_groups: int = 5
-    tau: float = 1.0
-    grouping: str = "kmeans"         # "kmeans" | "quantile"
-    epochs: float = 1.0
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 3e-4
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    max_history: int = 10
-    bf16: bool = False
-    eval_steps: int | None = None    # validate every N steps; None = at each epoch end
-    num_beams: int = 10
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.method not in ("sft", "gdrt"):
-            raise ValueError(f"method must be 'sft' or 'gdrt', got {self.method!r}")
-        if not self.tau > 0:
-            raise ValueError(f"tau must be > 0, got {self.tau}")
-        if self.n_groups < 1:
-            raise ValueError(f"n_groups must be >= 1, got {self.n_groups}")
-        if self.adapter not in ("qlora", "lora"):
-            raise ValueError(f"adapter must be 'qlora' or 'lora', got {self.adapter!r}")
-
-    @classmethod
-    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"{source}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
-
-    def key(self) -> str:
-        d = dataclasses.asdict(self)
-        d["data_dir"] = str(Path(self.data_dir).resolve())
-        blob = json.dumps({"format": RUN_FORMAT, **d}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    def run_name(self) -> str:
-        return f"{self.method}-{self.dataset}-{self.key()}"
-
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -217,9 +152,19 @@ def train(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True) -> 
         dataloader_num_workers=0,
     )
     callback = ValidationCallback(run_dir, valid_rows, catalog, preset, tok, cfg)
+    callbacks, share = [callback], None
+    if cfg.group_share_every:
+        from ..diagnostics.callbacks import GroupShareCallback
+        from ..evaluation import reference_item_groups
+
+        item_group = {i: v["group"] for i, v in reference_item_groups(cfg.model, catalog, preset, cache_dir).items()}
+        share = GroupShareCallback(valid_rows[: cfg.group_share_rows], catalog, preset, tok, item_group,
+                                   cfg.group_share_every, num_beams=cfg.group_share_beams,
+                                   max_history=cfg.max_history, bf16=cfg.bf16)
+        callbacks.append(share)
     trainer = GDRTTrainer(
         model=lm.model, args=args, train_dataset=ExampleDataset(examples),
-        data_collator=lambda b: collate(b, tok.pad_token_id), callbacks=[callback],
+        data_collator=lambda b: collate(b, tok.pad_token_id), callbacks=callbacks,
         method=cfg.method, n_groups=cfg.n_groups, tau=cfg.tau,
     )
     trainer.remove_callback(PrinterCallback)  # the book shows curves, not a dict per step
@@ -230,9 +175,11 @@ def train(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True) -> 
         lm.model.save_pretrained(run_dir / "best")
     losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
     write_json(run_dir / "train_log.json", {"loss": losses, "groups": trainer.group_log,
-                                            "validation": callback.history, "grouping": grouping_info})
+                                            "validation": callback.history, "grouping": grouping_info,
+                                            "group_share": share.history if share else None})
     steps = trainer.state.global_step
-    validation_seconds = sum(h["seconds"] for h in callback.history)
+    validation_seconds = sum(h["seconds"] for h in callback.history) + sum(
+        h.get("seconds", 0.0) for h in (share.history if share else []))
     step_seconds = train_seconds - validation_seconds
     tokens = sum(len(e.input_ids) for e in examples) * cfg.epochs
     write_json(run_dir / "final.json", {
