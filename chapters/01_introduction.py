@@ -311,7 +311,7 @@ intro.live_table(results, live, data.catalog)
 
 # %%
 greedy = intro.greedy_continuations(lm.model, lm.tokenizer, prompts)
-intro.glue_dict(intro.live_summary(greedy, results, live, data.catalog), prefix="live_")
+book.glue_all(intro.live_summary(greedy, results, live, data.catalog), prefix="live_")
 intro.greedy_table(greedy, results, live, data.catalog)
 
 # %% [markdown]

@@ -257,15 +257,6 @@ def live_summary(greedy: Sequence[dict], results, rows, catalog, max_history: in
             "greedy_titles": int(greedy_titles)}
 
 
-def glue_dict(values: dict, prefix: str) -> dict:
-    """Glue every ``key: value`` of ``values`` as ``{prefix}{key}`` (for the prose); returns ``values``."""
-    from myst_nb import glue
-
-    for key, value in values.items():
-        glue(f"{prefix}{key}", value, display=False)
-    return values
-
-
 def token_line(tokens: Sequence[str], width: int = 96) -> str:
     """Token strings joined by spaces and wrapped at ``width`` characters, never inside a token."""
     lines, cur = [], ""
