@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from . import __version__
@@ -120,8 +121,6 @@ def evaluate_run(run_dir, split="test_500", limit=None, num_beams=10, length_pen
     if item_groups is None:
         item_groups = reference_item_groups(cfg["model"], catalog, preset)
     lm = load_model(cfg["model"], adapter_path=run_dir / "best")
-    import torch
-
     # bf16 autocast where the run trained in bf16 (fast on CPUs with AMX, and on GPUs); rankings of
     # near-tied titles can differ from fp32, identically for every method of a profile.
     with torch.autocast(lm.model.device.type, dtype=torch.bfloat16, enabled=bool(cfg.get("bf16"))):

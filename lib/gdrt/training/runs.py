@@ -1,4 +1,4 @@
-"""Training runs: a config dataclass, the run directory keyed by the config's hash (a chapter that
+"""Training runs: the run directory keyed by the hash of its TrainConfig (config.py) (a chapter that
 needs a trained model reuses it), validation NDCG@5 to keep the best adapter, and the logs.
 Explained in chapter 5, "Training"."""
 
