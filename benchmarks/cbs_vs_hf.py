@@ -1,18 +1,21 @@
 """Our constrained beam search against HF ``generate`` + ``prefix_allowed_tokens_fn`` (run by hand).
 
-    python benchmarks/cbs_vs_hf.py                                   # tiny random model, Office catalog
-    python benchmarks/cbs_vs_hf.py --model smollm2-135m --prompts 8  # the default real model
-    python benchmarks/cbs_vs_hf.py --dtype bf16 --length-penalty 0
+    python benchmarks/cbs_vs_hf.py --quick       # Office and Game, fp32 and bf16, 2 prompts, 2 rounds
+    python benchmarks/cbs_vs_hf.py               # full: 8 prompts per catalog, 3 rounds
+    python benchmarks/cbs_vs_hf.py --model tiny --datasets office --dtypes fp32   # seconds, for checking
+
+Same model (default: the bundled SmolLM2-135M-Instruct), same prompts (real test histories of each
+catalog) and the same trie over the real catalog's titles. Ours and HF run interleaved, round after
+round, in one process (the machine is shared). Writes ``benchmarks/results/cbs_vs_hf.json``.
 
 HF is called the way the reference codebases call it: one prompt per call (``--hf-batch`` to change),
 ``num_beams=B, num_return_sequences=B`` and a trie walk as ``prefix_allowed_tokens_fn`` (mask after
-log-softmax). ``early_stopping`` defaults to HF's own default (False); never use True with a trie
-(STACK.md: finished beams get -1e9, which still beats masked -inf tokens -> duplicates, missed
-hypotheses). HF only lets a hypothesis finish from its top ``B`` of ``2B`` candidates and uses a
-heuristic stop, so its lists may legitimately differ from ours (which are exact for ``B >= catalog``).
+log-softmax). ``early_stopping`` is HF's default (False); never True with a trie (STACK.md: finished
+beams get -1e9, which still beats masked -inf tokens -> duplicates, missed hypotheses). HF lets a
+hypothesis finish only from its top ``B`` of ``2B`` candidates and stops on a heuristic, so its lists
+may legitimately differ from ours (ours are exact for ``B >= catalog``); the table says how often.
 
-Prints one table: seconds per prompt of each, the ratio HF/ours, and how many ranked lists are
-identical (titles and order), with the mean top-B overlap.
+Targets (issue 5): in fp32, ours >= 4x faster than HF with identical ranked lists; bf16 is reported.
 """
 
 from __future__ import annotations
@@ -26,9 +29,15 @@ import sys
 import time
 from pathlib import Path
 
+import benchlib as bl
 import torch
 
-DEFAULT_CATALOG = "/work/shared/datasets/Office/id2name4Rec.json"
+DATA = Path(__import__("os").environ.get("GDRT_DATA", "/work/shared/datasets"))
+DIRNAMES = {"office": "Office", "game": "Game", "toy": "Toy", "book": "Book", "clothing": "Clothing"}
+
+
+def catalog_path(dataset: str) -> Path:
+    return DATA / DIRNAMES.get(dataset.lower(), dataset) / "id2name4Rec.json"
 
 
 def load_catalog(path: Path):
@@ -39,9 +48,11 @@ def load_catalog(path: Path):
     return Catalog({int(k): v for k, v in raw.items()}, source=str(path))
 
 
-def make_prompts(catalog, catalog_path: Path, dataset: str | None, n: int, seed: int) -> list[str]:
-    """Prompts from the catalog's ``test_5000.csv`` (or ``test.csv``) histories when present, else
-    random histories drawn from the catalog."""
+def make_prompts(catalog, catalog_path: Path, dataset: str | None, n: int, seed: int,
+                 history: int | None = None, history_titles=None) -> list[str]:
+    """``n`` prompts. ``history=None``: real histories from the catalog's ``test_5000.csv`` (or
+    ``test.csv``), the last 10 items, as evaluation builds them; else ``history`` titles drawn at random
+    (seeded) from ``history_titles`` (default: the catalog's titles)."""
     from gdrt.data.presets import get_preset
     from gdrt.data.prompts import build_prompt
 
@@ -52,26 +63,30 @@ def make_prompts(catalog, catalog_path: Path, dataset: str | None, n: int, seed:
         preset = get_preset("office")
     rng = random.Random(seed)
     histories = []
-    for name in ("test_5000.csv", "test.csv"):
-        f = folder / name
-        if f.exists():
-            with open(f, encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    ids = ast.literal_eval(row["item_ids"])[:-1]
-                    hist = [catalog.title(i) for i in ids if i in catalog]
-                    if hist:
-                        histories.append(hist)
-                    if len(histories) >= 50 * n:
-                        break
-            break
-    if histories:
-        histories = rng.sample(histories, min(n, len(histories)))
+    if history is None:
+        for name in ("test_5000.csv", "test.csv"):
+            f = folder / name
+            if f.exists():
+                with open(f, encoding="utf-8", newline="") as fh:
+                    for row in csv.DictReader(fh):
+                        ids = ast.literal_eval(row["item_ids"])[:-1]
+                        hist = [catalog.title(i) for i in ids if i in catalog][-10:]
+                        if hist:
+                            histories.append(hist)
+                        if len(histories) >= 50 * n:
+                            break
+                break
+        if histories:
+            histories = rng.sample(histories, min(n, len(histories)))
+    pool = list(history_titles or catalog.titles)
     while len(histories) < n:
-        histories.append(rng.sample(catalog.titles, min(10, len(catalog.titles))))
+        histories.append(rng.sample(pool, min(history or 10, len(pool))))
     return [build_prompt(preset, h) for h in histories]
 
 
 def load(model_name: str, prompts: list[str], titles: list[str], dtype: torch.dtype, seed: int):
+    """(model in eval mode, tokenizer). ``tiny``: a random 2-layer Llama with a tokenizer trained on the
+    prompts and titles; ``random:DIR``: an untrained model of DIR's architecture; else ``load_model``."""
     if model_name == "tiny":
         from gdrt.models.tiny import tiny_model, tiny_tokenizer
 
@@ -89,40 +104,36 @@ def load(model_name: str, prompts: list[str], titles: list[str], dtype: torch.dt
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=dtype)
         return model.eval(), tok
-    try:
-        try:
-            from gdrt.models import load_model
-        except ImportError:
-            from gdrt.models.loading import load_model
-    except ImportError as e:
-        sys.exit(f"--model {model_name}: gdrt.models.load_model is not available yet ({e}); use --model tiny")
-    loaded = load_model(model_name, dtype=dtype)
-    if isinstance(loaded, tuple):
-        model, tok = loaded[0], loaded[1]
-    else:
-        model, tok = loaded.model, loaded.tokenizer
-    model.eval()
-    return model, tok
+    from gdrt.models.loading import load_model
+
+    lm = load_model(model_name, dtype=dtype)
+    lm.model.eval()
+    return lm.model, lm.tokenizer
 
 
-def hf_search(model, tok, prompts, trie, num_beams, length_penalty, early_stopping, batch):
-    """HF beam search with a trie walk; per prompt the ranked (title, score) list."""
+def pad_left(tok, prompts, device):
     from gdrt.data.prompts import encode_prompt
 
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    enc = [encode_prompt(tok, p) for p in prompts]
+    L = max(len(x) for x in enc)
+    ids = torch.full((len(enc), L), pad, dtype=torch.long)
+    att = torch.zeros((len(enc), L), dtype=torch.long)
+    for r, x in enumerate(enc):
+        ids[r, L - len(x):] = torch.tensor(x)
+        att[r, L - len(x):] = 1
+    return ids.to(device), att.to(device), L
+
+
+def hf_search(model, tok, prompts, trie, num_beams, length_penalty, early_stopping=False, batch=1):
+    """HF beam search with a trie walk; per prompt the ranked (title, score) list."""
     eos = tok.eos_token_id
     pad = tok.pad_token_id if tok.pad_token_id is not None else eos
     B = min(num_beams, len(trie))  # HF refuses num_return_sequences > num_beams
+    dev = next(model.parameters()).device
     out_all = []
     for b in range(0, len(prompts), batch):
-        enc = [encode_prompt(tok, p) for p in prompts[b : b + batch]]
-        L = max(len(x) for x in enc)
-        ids = torch.full((len(enc), L), pad, dtype=torch.long)
-        att = torch.zeros((len(enc), L), dtype=torch.long)
-        for r, x in enumerate(enc):
-            ids[r, L - len(x) :] = torch.tensor(x)
-            att[r, L - len(x) :] = 1
-        dev = next(model.parameters()).device
-        ids, att = ids.to(dev), att.to(dev)
+        ids, att, L = pad_left(tok, prompts[b: b + batch], dev)
 
         def allowed(batch_id, input_ids, L=L):
             node = trie.walk(input_ids[L:].tolist())
@@ -133,24 +144,15 @@ def hf_search(model, tok, prompts, trie, num_beams, length_penalty, early_stoppi
 
         with torch.inference_mode():
             g = model.generate(
-                input_ids=ids,
-                attention_mask=att,
-                num_beams=num_beams,
-                num_return_sequences=B,
-                max_new_tokens=trie.max_length,
-                prefix_allowed_tokens_fn=allowed,
-                length_penalty=length_penalty,
-                early_stopping=early_stopping,
-                do_sample=False,
-                output_scores=True,
-                return_dict_in_generate=True,
-                pad_token_id=pad,
-                eos_token_id=eos,
+                input_ids=ids, attention_mask=att, num_beams=num_beams, num_return_sequences=B,
+                max_new_tokens=trie.max_length, prefix_allowed_tokens_fn=allowed, length_penalty=length_penalty,
+                early_stopping=early_stopping, do_sample=False, output_scores=True, return_dict_in_generate=True,
+                pad_token_id=pad, eos_token_id=eos,
             )
         seqs, scores = g.sequences[:, L:].tolist(), g.sequences_scores.tolist()
-        for r in range(len(enc)):
+        for r in range(ids.shape[0]):
             lst = []
-            for s, sc in zip(seqs[r * B : (r + 1) * B], scores[r * B : (r + 1) * B]):
+            for s, sc in zip(seqs[r * B: (r + 1) * B], scores[r * B: (r + 1) * B]):
                 if eos in s:
                     s = s[: s.index(eos) + 1]
                 e = trie.entry_of(s)
@@ -159,94 +161,115 @@ def hf_search(model, tok, prompts, trie, num_beams, length_penalty, early_stoppi
     return out_all
 
 
+def compare(ours, hf) -> dict:
+    """How far two lists of ranked lists agree: identical lists (titles and order), mean top-B
+    overlap, the largest score difference over positions whose titles agree."""
+    n = len(ours)
+    same = sum([t for t, _ in a] == [t for t, _ in b] for a, b in zip(ours, hf))
+    overlap = sum(len({t for t, _ in a} & {t for t, _ in b}) / max(1, len(a)) for a, b in zip(ours, hf)) / max(1, n)
+    dscore = max((abs(x - y) for a, b in zip(ours, hf) for (s, x), (u, y) in zip(a, b) if s == u), default=0.0)
+    return {"identical": same, "n": n, "identical_fraction": same / max(1, n), "mean_overlap": overlap,
+            "max_score_diff": dscore,
+            "duplicates": sum(len({t for t, _ in b}) < len(b) for b in hf),
+            "outside_catalog": sum(any(t.startswith("<outside") for t, _ in b) for b in hf)}
+
+
+def timed(fn, peaks: list):
+    def run():
+        with bl.PeakMemory() as pm:
+            out = fn()
+        peaks.append(pm.cuda_peak_mb if pm.cuda_peak_mb is not None else pm.peak_mb)
+        run.last = out
+    run.last = None
+    return run
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="tiny", help="'tiny' (random 2-layer Llama), a load_model name (smollm2-135m), "
-                    "or random:DIR (an untrained model with DIR's config and tokenizer: timing only)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--no-hf", action="store_true", help="time ours only")
-    ap.add_argument("--catalog", default=DEFAULT_CATALOG, help="MSL id2name4Rec.json")
-    ap.add_argument("--dataset", default=None, help="prompt preset (default: the catalog's folder name)")
-    ap.add_argument("--titles", type=int, default=0, help="use only the first N distinct titles (0 = all)")
-    ap.add_argument("--prompts", type=int, default=8)
+    bl.add_common_args(ap)
+    ap.add_argument("--model", default="smollm2-135m", help="a load_model name, 'tiny' or random:DIR")
+    ap.add_argument("--datasets", default="office,game", help="comma-separated catalogs under $GDRT_DATA")
+    ap.add_argument("--dtypes", default="fp32,bf16")
+    ap.add_argument("--prompts", type=int, default=None, help="prompts per catalog (default: 2 quick, 8 full)")
     ap.add_argument("--beams", type=int, default=10)
     ap.add_argument("--length-penalty", type=float, default=1.0)
-    ap.add_argument("--mask", default="after", choices=["after", "before"])
     ap.add_argument("--batch-size", type=int, default=8, help="prompts per forward in our search")
-    ap.add_argument("--kv", default="tree,reorder", help="our KV sharing modes to time, comma-separated (tree, reorder, auto)")
     ap.add_argument("--hf-batch", type=int, default=1, help="prompts per HF generate call")
-    ap.add_argument("--hf-early-stopping", default="false", choices=["false", "never", "true"])
-    ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="cbs_vs_hf", help="results file name")
     args = ap.parse_args(argv)
-
+    started = bl.setup(args)
+    n_prompts = args.prompts or (2 if args.quick else 8)
     from gdrt.decoding import build_trie, constrained_beam_search
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
-    cpath = Path(args.catalog)
-    catalog = load_catalog(cpath)
-    titles = catalog.titles[: args.titles] if args.titles else catalog.titles
-    prompts = make_prompts(catalog, cpath, args.dataset, args.prompts, args.seed)
-    model, tok = load(args.model, prompts, titles, dtype, args.seed)
-    model = model.to(args.device)
-
-    t0 = time.perf_counter()
-    trie = build_trie(tok, titles)
-    t_trie = time.perf_counter() - t0
-    es = {"false": False, "true": True, "never": "never"}[args.hf_early_stopping]
-
-    # warm-up (first-call overheads), then time
-    constrained_beam_search(model, tok, prompts[:1], trie, num_beams=args.beams, length_penalty=args.length_penalty)
-    runs = {}
-    for kv in [k.strip() for k in args.kv.split(",") if k.strip()]:
-        t0 = time.perf_counter()
-        res = constrained_beam_search(
-            model, tok, prompts, trie, num_beams=args.beams, length_penalty=args.length_penalty,
-            batch_size=args.batch_size, mask=args.mask, kv=kv,
-        )
-        runs[kv] = (res, (time.perf_counter() - t0) / len(prompts))
-        print(f"ours kv={kv}: {runs[kv][1]:.3f} s/prompt", file=sys.stderr, flush=True)
-    if args.no_hf:
-        print(f"model={args.model} dtype={args.dtype} device={args.device} titles={len(trie)} prompts={len(prompts)}")
-        for kv, (_, t_ours) in runs.items():
-            print(f"| ours kv={kv} | {t_ours:.3f} s/prompt |")
-        return
-    t0 = time.perf_counter()
-    hf = hf_search(model, tok, prompts, trie, args.beams, args.length_penalty, es, args.hf_batch)
-    t_hf = (time.perf_counter() - t0) / len(prompts)
-
-    print(
-        f"model={args.model} dtype={args.dtype} device={args.device} threads={torch.get_num_threads()} titles={len(trie)} "
-        f"trie_nodes={trie.n_nodes} (built in {t_trie:.2f} s) prompts={len(prompts)} "
-        f"prompt_tokens~{sum(len(tok(p)['input_ids']) for p in prompts) / len(prompts):.0f} beams={args.beams} "
-        f"length_penalty={args.length_penalty} mask={args.mask}"
-    )
-    hf_dups = sum(len({t for t, _ in b}) < len(b) for b in hf)
-    hf_out = sum(any(t.startswith("<outside") for t, _ in b) for b in hf)
-    print("| method | s/prompt | ratio HF/ours | ranked lists identical to HF |")
-    print("|---|---|---|---|")
-    first_diff = None
-    for kv, (ours, t_ours) in runs.items():
-        same = sum([t for t, _ in a] == [t for t, _ in b] for a, b in zip(ours, hf))
-        overlap = sum(len({t for t, _ in a} & {t for t, _ in b}) / max(1, len(a)) for a, b in zip(ours, hf)) / len(prompts)
-        dscore = max((abs(x - y) for a, b in zip(ours, hf) for (_, x), (_, y) in zip(a, b)), default=0.0)
-        print(f"| ours kv={kv} (prefill once, {args.batch_size} prompts/forward) | {t_ours:.3f} | {t_hf / t_ours:.2f} | "
-              f"{same}/{len(prompts)} (mean top-{args.beams} overlap {overlap:.2f}, max score diff {dscore:.1e}) |")
-        if first_diff is None:
-            first_diff = next((i for i, (a, b) in enumerate(zip(ours, hf)) if [t for t, _ in a] != [t for t, _ in b]), None)
-            first_ours = ours
-    print(f"| HF generate + prefix_allowed_tokens_fn ({args.hf_batch} prompt/call, early_stopping={es}) | {t_hf:.3f} | 1.00 | "
-          f"duplicate lists {hf_dups}, lists leaving the catalog {hf_out} |")
-    if first_diff is not None:
-        a, b = first_ours[first_diff], hf[first_diff]
-        print(f"first differing prompt #{first_diff}:")
-        for i in range(max(len(a), len(b))):
-            x = f"{a[i][1]:9.4f} {a[i][0][:45]!r}" if i < len(a) else ""
-            y = f"{b[i][1]:9.4f} {b[i][0][:45]!r}" if i < len(b) else ""
-            print(f"  {i:2d} ours {x:60s} | hf {y}")
+    measurements, targets = [], []
+    for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+        cpath = catalog_path(dataset)
+        catalog = load_catalog(cpath)
+        prompts = make_prompts(catalog, cpath, dataset, n_prompts, args.seed)
+        trie, tok0 = None, None
+        for dname in [d.strip() for d in args.dtypes.split(",") if d.strip()]:
+            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dname]
+            model, tok = load(args.model, prompts, catalog.titles, dtype, args.seed)
+            model = model.to(args.device)
+            if trie is None or tok0 is None or len(tok) != len(tok0):
+                t0 = time.perf_counter()
+                trie = build_trie(tok, catalog.titles)
+                t_trie = time.perf_counter() - t0
+                tok0 = tok
+            n_tok = [len(tok(p)["input_ids"]) for p in prompts]
+            print(f"== {dataset} {dname}: {len(trie)} titles, {trie.n_nodes} trie nodes, {len(prompts)} prompts "
+                  f"of {min(n_tok)}-{max(n_tok)} tokens", file=sys.stderr, flush=True)
+            peaks = {"ours": [], "hf": []}
+            ours_fn = timed(lambda: constrained_beam_search(model, tok, prompts, trie, num_beams=args.beams,
+                                                            length_penalty=args.length_penalty,
+                                                            batch_size=args.batch_size), peaks["ours"])
+            hf_fn = timed(lambda: hf_search(model, tok, prompts, trie, args.beams, args.length_penalty,
+                                            batch=args.hf_batch), peaks["hf"])
+            # warm-up on one prompt each (first-call overheads), then interleaved rounds on all prompts
+            constrained_beam_search(model, tok, prompts[:1], trie, num_beams=args.beams,
+                                    length_penalty=args.length_penalty)
+            hf_search(model, tok, prompts[:1], trie, args.beams, args.length_penalty)
+            times = bl.interleaved({"ours": ours_fn, "hf": hf_fn}, args.repeats, warmup=0,
+                                   sync=torch.cuda.synchronize if args.device.startswith("cuda") else None)
+            cmp = compare(ours_fn.last, hf_fn.last)
+            n = len(prompts)
+            row = {
+                "dataset": dataset, "dtype": dname, "model": args.model, "titles": len(trie),
+                "trie_nodes": trie.n_nodes, "trie_seconds": t_trie, "prompts": n,
+                "prompt_tokens_mean": sum(n_tok) / n, "beams": args.beams, "length_penalty": args.length_penalty,
+                "ours_batch": args.batch_size, "hf_batch": args.hf_batch,
+                "ours_s_per_prompt": bl.median(times["ours"]) / n, "hf_s_per_prompt": bl.median(times["hf"]) / n,
+                "speedup": bl.paired_ratio(times["hf"], times["ours"]),
+                "ours_rounds_s": times["ours"], "hf_rounds_s": times["hf"],
+                "ours_peak_mb": max(peaks["ours"]), "hf_peak_mb": max(peaks["hf"]), **cmp,
+            }
+            measurements.append(row)
+            tag = f"{dataset} {dname}"
+            fp32 = dname == "fp32"
+            targets.append(bl.target(
+                f"speedup_{dataset}_{dname}", f"CBS vs HF generate, {DIRNAMES.get(dataset, dataset)}, {dname}",
+                "speed-up (HF s/prompt / ours)", row["speedup"], ">=" if fp32 else None, 4.0 if fp32 else None, "x",
+                note=f"ours {row['ours_s_per_prompt']:.2f} s/prompt, HF {row['hf_s_per_prompt']:.2f} s/prompt; "
+                     f"peak {row['ours_peak_mb']:.0f} vs {row['hf_peak_mb']:.0f} MB"))
+            targets.append(bl.target(
+                f"identical_{dataset}_{dname}", f"same ranked lists as HF, {DIRNAMES.get(dataset, dataset)}, {dname}",
+                "share of prompts with identical lists", row["identical_fraction"], "==" if fp32 else None,
+                1.0 if fp32 else None,
+                note=f"{cmp['identical']}/{n} identical, mean top-{args.beams} overlap {cmp['mean_overlap']:.2f}, "
+                     f"max score diff {cmp['max_score_diff']:.1e}"))
+            print(f"   {tag}: ours {row['ours_s_per_prompt']:.2f} s/prompt, HF {row['hf_s_per_prompt']:.2f}, "
+                  f"x{row['speedup']:.2f}, identical {cmp['identical']}/{n}", file=sys.stderr, flush=True)
+            model = None  # free it before the next load
+    bl.print_table(measurements, ["dataset", "dtype", "titles", "prompts", "prompt_tokens_mean", "ours_s_per_prompt",
+                                  "hf_s_per_prompt", "speedup", "identical", "mean_overlap", "max_score_diff",
+                                  "ours_peak_mb", "hf_peak_mb"])
+    bl.finish(args.name, "Constrained beam search: ours against HF generate + prefix_allowed_tokens_fn",
+              "quick" if args.quick else "full", targets, measurements,
+              settings={"model": args.model, "beams": args.beams, "length_penalty": args.length_penalty,
+                        "batch_size": args.batch_size, "hf_batch": args.hf_batch, "repeats": args.repeats,
+                        "threads": torch.get_num_threads(), "device": args.device, "prompts": n_prompts,
+                        "thread_note": getattr(args, "thread_note", "")},
+              started=started, out_dir=args.out_dir)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ import pandas as pd
 from myst_nb import glue
 
 from gdrt import book, diagnostics, paper
-from gdrt.models.loading import load_model
+from gdrt.models.loading import load_trained
 from gdrt.objectives.relevance import Grouping, token_values
 from gdrt.plots import bias as plots
 from gdrt.training.runs import subset
@@ -90,7 +90,8 @@ book.banner(cfg)
 #
 # Every measurement compares the untuned base model, the SFT model and the GDRT model. The tuned
 # models are LoRA adapters on the base model, trained and selected exactly as in {doc}`05_gdrt`; here
-# each is loaded in full precision with its selected adapter. The per-row measurements use a seeded
+# each selected adapter is merged into the weights it was trained against (for QLoRA, the 4-bit base
+# dequantized) and run in fp32 like the base model. The per-row measurements use a seeded
 # sample of the test rows.
 
 # %%
@@ -98,8 +99,8 @@ data = book.load_data(cfg)
 sft = book.run(cfg, "sft")
 gdrt = book.run(cfg, "gdrt", n_groups=n_groups, tau=tau, grouping=grouping)
 models = {"base": book.base_model(cfg),
-          "sft": load_model(cfg.model, adapter_path=sft.run_dir / "best"),
-          "gdrt": load_model(cfg.model, adapter_path=gdrt.run_dir / "best")}
+          "sft": load_trained(sft.run_dir, bf16=False),
+          "gdrt": load_trained(gdrt.run_dir, bf16=False)}
 sample = subset(data.test, cfg.n_attr, seed)
 glue("n_sample", len(sample), display=False)
 glue("n_train", len(data.train), display=False)
@@ -147,7 +148,9 @@ glue("n_test", len(data.test), display=False)
 
 # %%
 t0 = time.perf_counter()
-attr = {name: diagnostics.attribute_rows(lm.model, lm.tokenizer, sample, data.catalog, cfg.preset, baseline)
+model_keys = {"base": cfg.model, "sft": str(sft.run_dir), "gdrt": str(gdrt.run_dir)}
+attr = {name: diagnostics.cached_attribution(model_keys[name], lm, sample, data.catalog, cfg.preset,
+                                             cfg.runs_root / "attribution", baseline)
         for name, lm in models.items()}
 glue("attr_min", (time.perf_counter() - t0) / 60, display=False)
 diagnostics.explain_row(attr["sft"][0], sample[0], data.catalog)
@@ -161,7 +164,8 @@ diagnostics.explain_row(attr["sft"][0], sample[0], data.catalog)
 # with absolute values: a feature that moves the target's probability down is relied on too, and
 # with signed values the items' effects would cancel. The intervals are 95% percentile bootstrap
 # intervals over the rows ({glue:text}`n_boot` resamples). Attribution of the three models took
-# {glue:text}`attr_min:.1f` min.
+# {glue:text}`attr_min:.1f` min (about 0 when this execution found them in the cache; they are saved
+# for {doc}`07_analysis`).
 
 # %% mystnb={"figure": {"caption": "Feature-ablation ratios per model on the test sample: mean |contribution| of the task and of the prefix over the mean summed |contribution| of the history items (ratios of means, defined above), with 95% bootstrap intervals (columns lo, hi).", "name": "tab-03-ratios"}}
 ratios = diagnostics.ratio_table(attr, n_boot=n_boot, seed=seed)

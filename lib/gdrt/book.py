@@ -102,13 +102,16 @@ def setup(profile: str = "cpu", dataset: str = "office", model: str | None = Non
     _quiet()
     torch.manual_seed(seed)
     sizes = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-    from .data.locate import dataset_dir
+    from .data.derive import describe
+    from .data.locate import usable_dataset_dir
 
     preset = get_preset(dataset)
     note = ""
-    real = dataset_dir(preset) if profile != "smoke" else None
+    # Book and Clothing ship no valid split, Toy no train split: their derived folder (data/derive.py)
+    real = usable_dataset_dir(preset) if profile != "smoke" else None
     if real is not None:
         data_dir, source = real, "real"
+        note = describe(real)  # what was derived, with the counts ("" for a complete dataset)
     else:
         data_dir, source = synthetic_dir(seed), "synthetic"
         if profile != "smoke":
@@ -150,10 +153,12 @@ def banner(cfg: BookConfig):
 
 
 def load_data(cfg: BookConfig):
-    """The catalog and the profile's train / valid / test rows (seeded subsets, as training uses)."""
+    """The catalog and the profile's train / valid / test rows (seeded subsets, as training uses).
+    A derived folder's catalog may hold an empty title (no row targets it); asking an
+    evaluation-only dataset (Toy) for its train split raises a one-line error (data/derive.py)."""
     from types import SimpleNamespace
 
-    from .data import load_catalog, load_split
+    from .data.derive import load_catalog, load_split
     from .training.runs import subset
 
     catalog = load_catalog(cfg.data_dir)
@@ -207,25 +212,27 @@ def group_table(grouping, values):
 
 
 def run(cfg: BookConfig, method: str, **kw):
-    """Train (or reuse, by config hash) and evaluate one method at this profile. Prints the run
-    directory it made or reused; returns run_dir, final stats, logs and test metrics."""
+    """Train (or reuse, by config hash, or resume an interrupted one) and evaluate one method at this
+    profile. Prints one line on what it did ("reused the finished run at ...", "resumed from checkpoint
+    step N ..." or "trained from scratch: ..."); returns run_dir, ``training`` (that line),
+    ``training_status`` ("reused" / "resumed" / "trained"), final stats, logs and test metrics."""
     from types import SimpleNamespace
 
     from .evaluation import evaluate_run
-    from .training.runs import load_run, train
+    from .training.runs import load_run, train_run
 
     tc = train_config(cfg, method, **kw)
-    reused = (Path(cfg.runs_root) / tc.run_name() / "final.json").exists()
-    run_dir = train(tc, runs_root=cfg.runs_root, progress=False)
-    print(("reused " if reused else "trained ") + str(run_dir))
+    res = train_run(tc, runs_root=cfg.runs_root, progress=False)
+    run_dir = res.run_dir
+    print(f"{method}: {res.note}")
     r = load_run(run_dir)
     metrics, eval_dir = evaluate_run(run_dir, cfg.test_split, cfg.n_test, num_beams=cfg.sizes.get("num_beams", 10),
                                      progress=False)
     from .io import read_json
 
     timing = read_json(eval_dir / "timing.json")
-    return SimpleNamespace(run_dir=run_dir, config=r["config"], final=r["final"], log=r["log"],
-                           metrics=metrics, eval_dir=eval_dir, timing=timing)
+    return SimpleNamespace(run_dir=run_dir, training=res.note, training_status=res.status, config=r["config"],
+                           final=r["final"], log=r["log"], metrics=metrics, eval_dir=eval_dir, timing=timing)
 
 
 def glue_all(values: dict, prefix: str = "") -> dict:

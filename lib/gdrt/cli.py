@@ -1,6 +1,6 @@
 """``python -m gdrt``: the scripted entry for long runs, sharing the chapters' code.
 
-    python -m gdrt train --config FILE [--key value ...] [--runs-root DIR]
+    python -m gdrt train --config FILE [--key value ...] [--runs-root DIR] [--overwrite]
     python -m gdrt evaluate --run DIR [--split test_5000] [--limit N] [--num-beams B] [--length-penalty L]
     python -m gdrt evaluate --model M --data-dir D --dataset NAME --split test [--limit N]
                             [--num-beams B] [--length-penalty L] --output-dir OUT [--adapter DIR]
@@ -11,25 +11,29 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
 from .errors import GDRTInputError
 
 
-def _coerce(field: dataclasses.Field, text: str):
+def _coerce(path, field: dataclasses.Field, text: str):
+    """A command-line value for a TrainConfig field; a bad one is a one-line error naming the option."""
     if text in ("None", "null"):
         return None
     t = str(field.type)
-    if "bool" in t:
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"--{field.name}: expected true/false, got {text!r}")
-        return text.lower() in ("true", "1")
-    if "int" in t and "float" not in t:
-        return int(text)
-    if "float" in t:
-        return float(text)
+    try:
+        if "bool" in t:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text.lower() in ("true", "1")
+        if "int" in t and "float" not in t:
+            return int(text)
+        if "float" in t:
+            return float(text)
+    except ValueError:
+        kind = "true/false" if "bool" in t else "an integer" if "int" in t and "float" not in t else "a number"
+        raise GDRTInputError(path, f"option --{field.name} expects {kind}, got {text!r}", field=field.name) from None
     return text
 
 
@@ -39,19 +43,12 @@ def _train(argv):
     p = argparse.ArgumentParser(prog="gdrt train")
     p.add_argument("--config", required=True, help="JSON file with TrainConfig fields")
     p.add_argument("--runs-root", default="runs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="retrain from scratch even if the run directory holds a finished or unfinished run")
     args, rest = p.parse_known_args(argv)
     path = Path(args.config)
-    if not path.exists():
-        raise GDRTInputError(path, "config file not found")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise GDRTInputError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
-    if not isinstance(raw, dict):
-        raise GDRTInputError(path, "the config must be a JSON object")
-    if isinstance(raw.get("data_dir"), str):  # "$GDRT_DATA/Office" works in a config file
-        raw["data_dir"] = os.path.expandvars(raw["data_dir"])
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    overrides = {}
     it = iter(rest)
     for flag in it:
         key = flag.lstrip("-").replace("-", "_")
@@ -60,24 +57,28 @@ def _train(argv):
         value = next(it, None)
         if value is None:
             raise GDRTInputError(path, f"option {flag} needs a value")
-        raw[key] = _coerce(fields[key], value)
-    try:
-        cfg = TrainConfig.from_dict(raw, source=str(path))
-    except (TypeError, ValueError) as e:
-        raise GDRTInputError(path, str(e).split(": ", 1)[-1]) from None
-    from .training.runs import train
+        overrides[key] = _coerce(path, fields[key], value)
+    cfg = TrainConfig.from_json(path, overrides)  # one-line GDRTInputError naming file, line and key
+    from .training.runs import train_run
 
-    run_dir = train(cfg, runs_root=args.runs_root)
-    print(run_dir)
+    res = train_run(cfg, runs_root=args.runs_root, overwrite=args.overwrite)
+    # what happened, on stderr: "reused the finished run at ..." / "resumed from checkpoint step N ..." /
+    # "trained from scratch: ..."; stdout keeps the run directory alone
+    print(f"gdrt train: {res.note}" + (" (pass --overwrite to retrain)" if res.status == "reused" else ""),
+          file=sys.stderr)
+    print(res.run_dir)
 
 
 def _evaluate(argv):
-    from .evaluation import evaluate, evaluate_run, reference_item_groups
+    from .evaluation import evaluate, evaluate_run, is_main_process, reference_item_groups
 
     p = argparse.ArgumentParser(prog="gdrt evaluate")
     p.add_argument("--run")
     p.add_argument("--model")
-    p.add_argument("--adapter", help="a trained adapter directory (e.g. RUN/best)")
+    p.add_argument("--adapter", help="a trained adapter directory (e.g. RUN/best); inside a run directory "
+                   "it is merged into the base the run trained it on")
+    p.add_argument("--nf4-base", action="store_true", help="a QLoRA adapter from elsewhere: merge it into "
+                   "the NF4-dequantized base (the weights it was trained against)")
     p.add_argument("--data-dir")
     p.add_argument("--dataset")
     p.add_argument("--split", default="test_5000")
@@ -95,22 +96,31 @@ def _evaluate(argv):
         missing = [n for n in ("model", "data_dir", "dataset", "output_dir") if getattr(a, n) is None]
         if missing:
             p.error("without --run, these are required: " + ", ".join("--" + m.replace("_", "-") for m in missing))
-        from .data import get_preset, load_catalog, load_split
-        from .models.loading import load_model
+        from .data import complete_dataset, get_preset, load_catalog, load_split
+        from .models.loading import load_model, load_trained
 
         out = Path(a.output_dir)
         if (out / "metrics.json").exists() and not a.overwrite:
             raise GDRTInputError(out / "metrics.json", "results already exist; pass --overwrite to replace them")
         preset = get_preset(a.dataset)
-        catalog = load_catalog(a.data_dir)
-        rows = load_split(a.data_dir, a.split, catalog)[: a.limit or None]
-        lm = load_model(a.model, adapter_path=a.adapter)
-        groups = reference_item_groups(a.model, catalog, preset)
+        data_dir = Path(a.data_dir)
+        if data_dir.is_dir() and not (data_dir / f"{a.split}.csv").exists():  # e.g. Book's test_500
+            data_dir = complete_dataset(data_dir)  # from its derived folder (README, "Where the data comes from")
+        catalog = load_catalog(data_dir)
+        rows = load_split(data_dir, a.split, catalog)[: a.limit or None]
+        run_cfg = Path(a.adapter).parent / "config.json" if a.adapter else None
+        if run_cfg is not None and run_cfg.exists():  # RUN/best: evaluated as its run trained it
+            lm = load_trained(run_cfg.parent, Path(a.adapter).name)
+        else:
+            lm = load_model(a.model, adapter="qlora" if a.nf4_base else None, adapter_path=a.adapter)
+        # under `accelerate launch` every process decodes a shard; only process 0 scores and writes
+        groups = reference_item_groups(a.model, catalog, preset) if is_main_process() else None
         m = evaluate(lm.model, lm.tokenizer, rows, catalog, preset, out, groups,
                      config={"model": a.model, "adapter": a.adapter, "data_dir": a.data_dir,
                              "dataset": a.dataset, "split": a.split, "limit": a.limit},
                      num_beams=a.num_beams, length_penalty=a.length_penalty, batch_size=a.batch_size)
-    print(json.dumps({"output_dir": str(out), **{k: v for k, v in m.items() if not isinstance(v, list)}}))
+    if is_main_process():
+        print(json.dumps({"output_dir": str(out), **{k: v for k, v in m.items() if not isinstance(v, list)}}))
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,15 @@ from .metrics import first_hit_rank, group_distribution, hit_at_k, mgu_dgu, ndcg
 from .training.examples import row_prompt
 
 KS = (5, 10)
+# Bumped when the evaluation procedure changes, so cached results of an older one are recomputed.
+# 2: trained adapters merged into the NF4-dequantized base (QLoRA) and run in the training dtype.
+EVAL_FORMAT = 2
+
+
+def weights_note(cfg: dict) -> str:
+    """How a run's model is evaluated, in words (recorded in the evaluation's config.json)."""
+    base = "NF4 base dequantized" if cfg.get("adapter") == "qlora" else "full-precision base"
+    return f"{base} + adapter merged, {'bf16' if cfg.get('bf16') else 'fp32'}"
 
 
 def recommend(model, tokenizer, rows, catalog, preset, num_beams=10, length_penalty=1.0, batch_size=8,
@@ -66,16 +75,67 @@ def score_predictions(preds, item_group: dict[int, int] | None, n_groups: int = 
     return m
 
 
+def distributed_state():
+    """The ``accelerate`` state of a multi-process run (``accelerate launch``, ``torchrun``: the launcher
+    sets ``WORLD_SIZE``), its process group initialised (gloo on CPU, NCCL on GPUs); ``None`` in a plain
+    single process."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())  # without cpu=True, CPU ranks stay unconnected
+    return state if state.num_processes > 1 else None
+
+
+def is_main_process() -> bool:
+    """False only on the non-zero ranks of a multi-process run."""
+    state = distributed_state()
+    return state is None or state.is_main_process
+
+
+def shard_bounds(n_rows: int, batch_size: int, rank: int, world: int) -> tuple[int, int]:
+    """The contiguous rows ``[lo, hi)`` of process ``rank`` out of ``world``: whole batches of
+    ``batch_size`` (the batches a single process would make), spread as evenly as possible. Every
+    prompt then shares its forward passes with the same neighbours as in one process, so the
+    predictions are the same, and concatenating the shards in rank order restores the row order."""
+    n_batches = -(-n_rows // batch_size)
+    lo_b, hi_b = rank * n_batches // world, (rank + 1) * n_batches // world
+    return min(lo_b * batch_size, n_rows), min(hi_b * batch_size, n_rows)
+
+
 def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None, config=None,
              num_beams=10, length_penalty=1.0, batch_size=8, max_history=10, progress=True) -> dict:
     """Recommend for ``rows``, score, and write the results into ``out_dir`` (atomically).
 
     ``item_groups``: ``{item_id: {"group": g, "relevance": r}}`` from the fixed reference model.
+
+    Under ``accelerate launch`` with several processes each process decodes its shard of the rows
+    (:func:`shard_bounds`), the predictions are gathered, and process 0 scores them and writes the
+    files, which equal a single process's (``timing.json`` records the process count); every process
+    returns the metrics. Only process 0 needs ``item_groups``.
     """
     out = Path(out_dir)
+    state = distributed_state()
     t0 = time.perf_counter()
-    preds = recommend(model, tokenizer, rows, catalog, preset, num_beams, length_penalty, batch_size,
-                      max_history, progress=progress)
+    if state is None:
+        preds = recommend(model, tokenizer, rows, catalog, preset, num_beams, length_penalty, batch_size,
+                          max_history, progress=progress)
+    else:
+        from accelerate.utils import broadcast_object_list, gather_object
+
+        if state.device.type != "cpu" and next(model.parameters()).device != state.device:
+            model = model.to(state.device)
+        lo, hi = shard_bounds(len(rows), batch_size, state.process_index, state.num_processes)
+        part = recommend(model, tokenizer, rows[lo:hi], catalog, preset, num_beams, length_penalty, batch_size,
+                         max_history, progress=progress and state.is_main_process)
+        for p in part:
+            p["row"] += lo
+        preds = gather_object(part)
+        if not state.is_main_process:
+            metrics = broadcast_object_list([None])[0]
+            return metrics
     seconds = time.perf_counter() - t0
     groups = {i: v["group"] for i, v in item_groups.items()} if item_groups else None
     metrics = score_predictions(preds, groups)
@@ -84,8 +144,11 @@ def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None,
         write_json(out / "item_groups.json", {str(k): v for k, v in sorted(item_groups.items())})
     write_json(out / "config.json", {**(config or {}), "num_beams": num_beams, "length_penalty": length_penalty,
                                      "n_rows": len(rows), "gdrt_version": __version__})
-    write_json(out / "timing.json", {"seconds": seconds, "seconds_per_prompt": seconds / max(1, len(rows))})
+    write_json(out / "timing.json", {"seconds": seconds, "seconds_per_prompt": seconds / max(1, len(rows)),
+                                     "processes": 1 if state is None else state.num_processes})
     write_json(out / "metrics.json", metrics)
+    if state is not None:
+        broadcast_object_list([metrics])
     return metrics
 
 
@@ -106,28 +169,31 @@ def evaluate_run(run_dir, split="test_500", limit=None, num_beams=10, length_pen
                  item_groups=None, progress=True, overwrite=False) -> tuple[dict, Path]:
     """Evaluate a finished training run's selected adapter on ``split`` (first ``limit`` rows);
     results go to ``RUN/eval-SPLIT[-LIMIT]/`` and are reused when already there."""
-    from .data import get_preset, load_catalog, load_split
+    from .data import complete_dataset, get_preset, load_catalog, load_split
     from .io import read_json
-    from .models.loading import load_model
+    from .models.loading import load_trained
 
     run_dir = Path(run_dir)
     cfg = read_json(run_dir / "config.json")
     out = run_dir / (f"eval-{split}" + (f"-{limit}" if limit else "") + f"-b{num_beams}-lp{length_penalty:g}")
     if (out / "metrics.json").exists() and not overwrite:
-        return read_json(out / "metrics.json"), out
+        if read_json(out / "config.json").get("eval_format") == EVAL_FORMAT:
+            return read_json(out / "metrics.json"), out
+        # results of an older evaluation procedure (e.g. QLoRA adapters on the full-precision base):
+        # recomputed, never mixed with current ones
     preset = get_preset(cfg["dataset"])
-    catalog = load_catalog(cfg["data_dir"])
-    rows = load_split(cfg["data_dir"], split, catalog)[: limit or None]
-    if item_groups is None:
+    data_dir = Path(cfg["data_dir"])
+    if not (data_dir / f"{split}.csv").exists():  # e.g. Book's test_500: from its derived folder
+        data_dir = complete_dataset(data_dir)
+    catalog = load_catalog(data_dir)
+    rows = load_split(data_dir, split, catalog)[: limit or None]
+    if item_groups is None and is_main_process():  # only process 0 scores (see evaluate)
         item_groups = reference_item_groups(cfg["model"], catalog, preset)
-    lm = load_model(cfg["model"], adapter_path=run_dir / "best")
-    # bf16 autocast where the run trained in bf16 (fast on CPUs with AMX, and on GPUs); rankings of
-    # near-tied titles can differ from fp32, identically for every method of a profile.
-    with torch.autocast(lm.model.device.type, dtype=torch.bfloat16, enabled=bool(cfg.get("bf16"))):
-        m = evaluate(lm.model, lm.tokenizer, rows, catalog, preset, out, item_groups,
-                     config={"run": str(run_dir), "split": split, "limit": limit, "model": cfg["model"],
-                             "method": cfg["method"], "data_dir": cfg["data_dir"], "dataset": cfg["dataset"],
-                             "bf16": bool(cfg.get("bf16"))},
-                     num_beams=num_beams, length_penalty=length_penalty, batch_size=batch_size,
-                     max_history=cfg["max_history"], progress=progress)
+    lm = load_trained(run_dir)
+    m = evaluate(lm.model, lm.tokenizer, rows, catalog, preset, out, item_groups,
+                 config={"run": str(run_dir), "split": split, "limit": limit, "model": cfg["model"],
+                         "method": cfg["method"], "data_dir": cfg["data_dir"], "dataset": cfg["dataset"],
+                         "weights": weights_note(cfg), "eval_format": EVAL_FORMAT},
+                 num_beams=num_beams, length_penalty=length_penalty, batch_size=batch_size,
+                 max_history=cfg["max_history"], progress=progress)
     return m, out

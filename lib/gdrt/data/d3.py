@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import GDRTInputError
 from .catalog import Catalog
-from .msl import Row, _csv_records, _decode, _INT_RE, _parse_id_list, _read_bytes, _short
+from .msl import Row, Rows, _check_digits, _check_title, _csv_records, _decode, _INT_RE, _parse_id_list, _read_bytes, _rows_with_report, _short
 
 __all__ = ["D3_COLUMNS", "read_d3", "read_d3_info"]
 
@@ -49,6 +49,7 @@ def read_d3_info(path) -> Catalog:
         title, key = line.rsplit("\t", 1)
         if not _INT_RE.match(key) or key.startswith("-"):
             raise GDRTInputError(path, f"item id must be a non-negative integer, found {_short(key)}", line=n, field="id")
+        _check_digits(path, key, n, "id")
         item_id = int(key)
         if not title.strip():
             raise GDRTInputError(path, "empty title", line=n, field="title")
@@ -67,11 +68,16 @@ def _parse_title_list(path, value: str, line: int) -> list[str]:
         raise GDRTInputError(path, f"malformed list literal: {_short(value)}", line=line, field="history_item_title") from None
     if not isinstance(obj, (list, tuple)) or not all(isinstance(t, str) for t in obj):
         raise GDRTInputError(path, f"expected a list of titles, got {_short(value)}", line=line, field="history_item_title")
+    for t in obj:
+        _check_title(path, t, line, "history_item_title")
     return list(obj)
 
 
-def read_d3(csv_path, info_path=None) -> tuple[list[Row], Catalog]:
+def read_d3(csv_path, info_path=None) -> tuple[Rows, Catalog]:
     """Read a D3/BIGRec CSV; returns its rows (``user_id`` is the reviewer string) and a catalog.
+
+    The rows carry a ``report`` (:class:`gdrt.data.msl.ReadReport`) counting duplicated rows, rows
+    out of time order and histories longer than 10, all kept. A file with no row is an error.
 
     With ``info_path`` the catalog is that file, every id must be in it and the CSV's titles must
     agree with it. Without it the catalog is built from the titles in the CSV (an id with two
@@ -96,10 +102,12 @@ def read_d3(csv_path, info_path=None) -> tuple[list[Row], Catalog]:
         target_s = rec[idx["item_id"]]
         if not _INT_RE.match(target_s) or target_s.startswith("-"):
             raise GDRTInputError(csv_path, f"item id must be a non-negative integer, found {_short(target_s)}", line=line, field="item_id")
+        _check_digits(csv_path, target_s, line, "item_id")
         target = int(target_s)
         ts = rec[idx["timestamp"]]
         if not _INT_RE.match(ts):
             raise GDRTInputError(csv_path, f"not an integer timestamp: {_short(ts)}", line=line, field="timestamp")
+        _check_digits(csv_path, ts, line, "timestamp")
         titles = _parse_title_list(csv_path, rec[idx["history_item_title"]], line)
         if len(titles) != len(history):
             raise GDRTInputError(
@@ -135,5 +143,7 @@ def read_d3(csv_path, info_path=None) -> tuple[list[Row], Catalog]:
                     field=field,
                 )
         rows.append(Row(user, tuple(history), target, int(ts), line))
+    if not rows:
+        raise GDRTInputError(csv_path, "no rows: the file has only a header line", line=1)
     catalog = info if info is not None else Catalog(id2title, source=str(csv_path))
-    return rows, catalog
+    return _rows_with_report(csv_path, rows), catalog

@@ -2,7 +2,9 @@
 
 ``data/fetch.py`` downloads the MSL-format files into ``data/<Dataset>/``; ``GDRT_DATA`` points at
 any folder laid out the same way (for instance the read-only ``shared/datasets``). When neither
-holds the dataset, callers fall back to :func:`gdrt.data.synthetic.make_synthetic`.
+holds the dataset, callers fall back to :func:`gdrt.data.synthetic.make_synthetic`. :func:`dataset_dir` is the shipped
+folder; :func:`usable_dataset_dir` the folder to read splits from (a derived one for Book, Clothing
+and Toy, see :mod:`gdrt.data.derive`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from ..errors import GDRTInputError
 from .presets import Preset, get_preset
 
-__all__ = ["ENV_VAR", "repo_data_dir", "data_root", "dataset_dir", "is_dataset_dir"]
+__all__ = ["ENV_VAR", "repo_data_dir", "data_root", "dataset_dir", "usable_dataset_dir", "is_dataset_dir"]
 
 ENV_VAR = "GDRT_DATA"
 
@@ -60,3 +62,14 @@ def dataset_dir(preset_or_name: Preset | str) -> Path | None:
         return None
     path = root / dirname
     return path if is_dataset_dir(path) else None
+
+
+def usable_dataset_dir(preset_or_name: Preset | str, out_root=None) -> Path | None:
+    """The folder to read a dataset's splits from: :func:`dataset_dir`, completed by
+    :func:`gdrt.data.derive.complete_dataset` when it ships no valid split (Book, Clothing: a derived
+    folder in the cache, valid carved from train) or no train split (Toy: evaluation only). ``None``
+    when the dataset is not found."""
+    from .derive import complete_dataset
+
+    path = dataset_dir(preset_or_name)
+    return None if path is None else complete_dataset(path, out_root)

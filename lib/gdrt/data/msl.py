@@ -2,7 +2,9 @@
 
 The format is described in DESIGN.md section 2 and explained in chapter 2. Every problem with a file
 raises :class:`gdrt.errors.GDRTInputError`, whose message is one line naming the file, the line and
-the field; no row is ever dropped silently.
+the field; no row is ever dropped silently. What is kept but deserves a look (duplicated rows, rows out
+of time order, histories longer than 10 items) is counted in the ``report`` of the returned rows
+(:class:`ReadReport`) and logged in one line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import ast
 import csv
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ from .catalog import Catalog
 
 __all__ = [
     "Row",
+    "Rows",
+    "ReadReport",
     "MSL_COLUMNS",
     "read_catalog",
     "read_msl",
@@ -34,6 +39,11 @@ CATALOG_FILE = "id2name4Rec.json"
 _INT_RE = re.compile(r"-?[0-9]+\Z")
 _ID_RE = re.compile(r"[0-9]+\Z")
 _KEY_RE = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+_LONG_INT_RE = re.compile(r"[0-9]{19}")
+MAX_DIGITS = 18  # ids and timestamps: more digits is a corrupt file (and int() refuses > 4300 digits)
+LONG_HISTORY = 10  # DESIGN.md section 2: at most 10 history items; prompts keep the last max_history
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,81 @@ class Row:
     def items(self) -> tuple[int, ...]:
         """History followed by the target, as in the CSV's ``item_ids``."""
         return self.history + (self.target,)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReport:
+    """What a reader kept as is but counted (no row is dropped or reordered).
+
+    ``n_duplicate_rows``: rows equal (user, items, timestamp) to an earlier row of the file (the
+    paper's Game ``test.csv`` has 95; they are kept, as the paper keeps them). ``n_time_inversions``:
+    rows whose timestamp is earlier than the row before (normal in the ``*_N`` samples, which are in
+    random order; rows are used in file order). ``n_long_history``: rows with more than 10 history
+    items (DESIGN.md allows 10): kept whole, the prompt uses the last ``max_history`` of them.
+    """
+
+    path: str
+    n_rows: int
+    n_duplicate_rows: int = 0
+    n_time_inversions: int = 0
+    n_long_history: int = 0
+    longest_history: int = 0
+
+    @classmethod
+    def of(cls, path, rows) -> "ReadReport":
+        seen: set = set()
+        dup = inv = long = longest = 0
+        prev_ts = None
+        for r in rows:
+            key = (r.user_id, r.history, r.target, r.timestamp)
+            if key in seen:
+                dup += 1
+            else:
+                seen.add(key)
+            if prev_ts is not None and r.timestamp < prev_ts:
+                inv += 1
+            prev_ts = r.timestamp
+            n = len(r.history)
+            long += n > LONG_HISTORY
+            longest = max(longest, n)
+        return cls(str(path), len(rows), dup, inv, long, longest)
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.n_duplicate_rows:
+            out.append(f"{self.n_duplicate_rows} duplicated rows (kept)")
+        if self.n_time_inversions:
+            out.append(f"{self.n_time_inversions} rows earlier than the row before (kept in file order)")
+        if self.n_long_history:
+            out.append(
+                f"{self.n_long_history} rows with more than {LONG_HISTORY} history items (longest "
+                f"{self.longest_history}; kept, prompts use the last max_history)"
+            )
+        return out
+
+    def summary(self) -> str:
+        """One line: ``FILE: N rows; ...notes``."""
+        return f"{self.path}: {self.n_rows} rows" + "".join("; " + n for n in self.notes())
+
+    def log(self) -> None:
+        if self.notes():
+            (log.warning if self.n_long_history else log.info)("%s", self.summary())
+
+
+class Rows(list):
+    """The rows of a file (a plain list of :class:`Row`) with its :class:`ReadReport` as ``report``."""
+
+    report: ReadReport
+
+    def __init__(self, rows, report: ReadReport):
+        super().__init__(rows)
+        self.report = report
+
+
+def _rows_with_report(path, rows: list) -> Rows:
+    report = ReadReport.of(path, rows)
+    report.log()
+    return Rows(rows, report)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -91,9 +176,12 @@ def _decode(path, data: bytes, csv_like: bool = False) -> str:
         if csv_like and line > 1:
             # which CSV field holds the bad byte: parse the line's prefix
             first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r").lstrip("\ufeff")
-            hdr = next(csv.reader([first]), [])
             prefix = data[line_start : e.start].decode("utf-8", errors="replace")
-            fields = next(csv.reader([prefix], strict=False), [""])
+            try:
+                hdr = next(csv.reader([first]), [])
+                fields = next(csv.reader([prefix], strict=False), [""])
+            except csv.Error:  # a stray carriage return: the column cannot be told
+                hdr, fields = [], [""]
             idx = max(len(fields) - 1, 0)
             field = hdr[idx] if idx < len(hdr) else None
         raise GDRTInputError(
@@ -107,13 +195,23 @@ def _decode(path, data: bytes, csv_like: bool = False) -> str:
 def _parse_int(path, value: str, line: int, field: str, what: str = "integer") -> int:
     if not _INT_RE.match(value):
         raise GDRTInputError(path, f"not an {what}: {value!r}", line=line, field=field)
+    _check_digits(path, value, line, field)
     return int(value)
+
+
+def _check_digits(path, value: str, line, field) -> None:
+    """Refuse integers of more than :data:`MAX_DIGITS` digits (a corrupt file, not an id or a time)."""
+    if _LONG_INT_RE.search(value):
+        raise GDRTInputError(path, f"integer too large (more than {MAX_DIGITS} digits): {_short(value)}", line=line, field=field)
 
 
 def _parse_id_list(path, value: str, line: int, field: str) -> list[int]:
     """A list literal of non-negative ints (JSON first for speed, then a Python literal)."""
+    _check_digits(path, value, line, field)
     try:
         obj = json.loads(value)
+    except RecursionError:
+        raise GDRTInputError(path, f"list literal nested too deeply: {_short(value)}", line=line, field=field) from None
     except ValueError:
         try:
             obj = ast.literal_eval(value)
@@ -248,22 +346,34 @@ def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
         obj = json.loads(text, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as e:
         raise GDRTInputError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    except RecursionError:
+        raise GDRTInputError(path, "invalid JSON: nested too deeply") from None
     if not isinstance(obj, _Pairs):
-        kind = "a list" if isinstance(obj, list) else type(obj).__name__
-        raise GDRTInputError(path, f"expected a JSON object mapping item id -> title, found {kind}", line=1)
+        raise GDRTInputError(path, f"expected a JSON object mapping item id -> title, found {_json_kind(obj)}", line=1)
     if not obj:
         raise GDRTInputError(path, "empty catalog (no items)", line=1)
     id2title: dict[int, str] = {}
     for key, title in obj:
         if not _KEY_RE.match(key):
-            raise GDRTInputError(
-                path, f"item id must be a non-negative integer, found {key!r}", line=_key_line(text, key), field=key
+            msg = (
+                f"item id has a leading zero: {key!r} (write ids as plain integers)"
+                if _ID_RE.match(key)
+                else f"item id must be a non-negative integer, found {_short(key)}"
             )
+            raise GDRTInputError(path, msg, line=_key_line(text, key), field=key)
+        try:  # the key's line is looked up only for an error (a scan of the text per key is quadratic)
+            _check_digits(path, key, None, key)
+            if isinstance(title, str):
+                _check_title(path, title, None, key)
+        except GDRTInputError:
+            _check_digits(path, key, _key_line(text, key), key)
+            _check_title(path, title, _key_line(text, key), key)
+            raise
         item_id = int(key)
         if item_id in id2title:
             raise GDRTInputError(path, f"duplicate item id {key}", line=_key_line(text, key), field=key)
         if not isinstance(title, str):
-            kind = "object" if isinstance(title, _Pairs) else type(title).__name__
+            kind = "object" if isinstance(title, _Pairs) else _json_kind(title).split()[-1]
             raise GDRTInputError(path, f"title must be a string, found {kind}", line=_key_line(text, key), field=key)
         if not allow_empty_titles and not title.strip():
             raise GDRTInputError(
@@ -273,15 +383,46 @@ def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
     return Catalog(id2title, source=str(path))
 
 
+def _json_kind(obj) -> str:
+    """A JSON value's kind in words ("a list", "a string", "null", ...)."""
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    if isinstance(obj, int):
+        return "an int"
+    if isinstance(obj, float):
+        return "a float"
+    if isinstance(obj, str):
+        return "a string"
+    if isinstance(obj, list):
+        return "a list"
+    return "an object" if isinstance(obj, _Pairs) else type(obj).__name__
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _check_title(path, title: str, line, field) -> None:
+    """A title must be encodable text: a JSON/Python escape can smuggle in a lone surrogate."""
+    m = _SURROGATE_RE.search(title)
+    if m:
+        raise GDRTInputError(
+            path, f"title holds a lone surrogate \\u{ord(m.group()):04x} (not valid Unicode text)", line=line, field=field
+        )
+
+
 # --------------------------------------------------------------------------------------------------
 # MSL CSV
 
 
-def read_msl(path, catalog: Catalog | None = None) -> list[Row]:
+def read_msl(path, catalog: Catalog | None = None) -> Rows:
     """Read one MSL-format split (``user_id,item_ids,timestamp``; extra columns are ignored).
 
     The last id of ``item_ids`` is the target, the others (at least one) the history. With a
-    ``catalog`` every id must be in it.
+    ``catalog`` every id must be in it. A file with no row after its header is an error. The rows
+    come back as a list with a ``report`` (:class:`ReadReport`: duplicated rows, rows out of time
+    order and histories longer than 10, all kept and counted).
     """
     path = Path(path)
     text = _decode(path, _read_bytes(path), csv_like=True)
@@ -296,6 +437,7 @@ def read_msl(path, catalog: Catalog | None = None) -> list[Row]:
         u = rec[idx_u]
         if not _ID_RE.match(u):
             raise GDRTInputError(path, f"user id must be a non-negative integer, found {_short(u)}", line=line, field="user_id")
+        _check_digits(path, u, line, "user_id")
         ids = _parse_id_list(path, rec[idx_i], line, "item_ids")
         if len(ids) < 2:
             what = "empty list" if not ids else "empty history (one id: the target alone)"
@@ -307,8 +449,11 @@ def read_msl(path, catalog: Catalog | None = None) -> list[Row]:
         ts = rec[idx_t]
         if not _INT_RE.match(ts):
             raise GDRTInputError(path, f"not an integer timestamp: {_short(ts)}", line=line, field="timestamp")
+        _check_digits(path, ts, line, "timestamp")
         append(Row(int(u), tuple(ids[:-1]), ids[-1], int(ts), line))
-    return rows
+    if not rows:
+        raise GDRTInputError(path, "no rows: the file has only a header line", line=1)
+    return _rows_with_report(path, rows)
 
 
 def available_splits(data_dir) -> list[str]:
@@ -324,7 +469,7 @@ def load_catalog(data_dir, allow_empty_titles: bool = False) -> Catalog:
     return read_catalog(data_dir / CATALOG_FILE, allow_empty_titles=allow_empty_titles)
 
 
-def load_split(data_dir, split: str, catalog: Catalog | None = None) -> list[Row]:
+def load_split(data_dir, split: str, catalog: Catalog | None = None) -> Rows:
     """Read ``<data_dir>/<split>.csv`` (``split`` like ``"train_10000"``, ``"valid"``, ``"test_500"``)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():

@@ -17,7 +17,12 @@ How it works (explained in chapter 1, "Constrained beam search"):
   - ``"auto"`` (default): ``"tree"`` where a ready 4-D additive mask is honoured unchanged (``sdpa`` or
     ``eager`` attention, full attention on every layer), else ``"reorder"``.
 
-  Finished prompts leave the batch; the cache only ever holds live work.
+  Finished prompts leave the batch; the cache only ever holds live work. Two things keep a tree step
+  cheap (same arithmetic, so the same results; ``benchmarks/cbs_vs_hf.py``): each cache layer keeps
+  its keys and values in a buffer with room to grow, so a step writes its ``S`` new slots in place
+  instead of copying the whole cache (``_growing_cache``); and with grouped-query attention the query
+  heads that share a key/value head are stacked along the query axis, so the keys and values are never
+  repeated per query head (``_tree_sdpa``, used for ``sdpa`` models during the steps only).
 * Each live beam has a trie node, a cumulative log-prob and its prompt. One step expands every beam
   along the CSR edges of its node at once (no Python loop over beams or tokens):
   candidates = (beam, allowed token, child node).
@@ -44,6 +49,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from contextlib import contextmanager
+from functools import lru_cache
 
 import torch
 
@@ -91,6 +98,136 @@ def tree_attention_supported(model) -> bool:
         return False
     types = getattr(cfg, "layer_types", None)
     return not types or all(t == "full_attention" for t in types)
+
+
+# ----------------------------------------------------------------------------------- speed paths
+_TREE_ATTN = "gdrt_tree_sdpa"
+# The two speed paths of the tree steps (module docstring). False: HF's own sdpa path and a plain
+# dynamic cache, for measuring what they save (benchmarks/cbs_speedups.py); results are the same.
+FAST_TREE_STEPS = True
+
+
+def _tree_sdpa(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
+    """``sdpa`` attention for the tree steps without ``repeat_kv``: HF's sdpa path copies every cached
+    key and value once per query head that shares it (grouped-query attention); here the ``n_rep`` query
+    heads of a key/value head are stacked along the query axis instead (``[C, H, S, D]`` ->
+    ``[C, H / n_rep, n_rep * S, D]``) and the ``[C, 1, S, K]`` mask repeated to match. Every query row
+    computes exactly what it computes in HF's path."""
+    n_rep = getattr(module, "num_key_value_groups", 1)
+    C, H, S, D = query.shape
+    if n_rep > 1:
+        query = query.reshape(C, H // n_rep, n_rep * S, D)
+        if attention_mask is not None:
+            attention_mask = attention_mask.repeat(1, 1, n_rep, 1)
+    out = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, scale=scaling)
+    return out.reshape(C, H, S, D).transpose(1, 2).contiguous(), None
+
+
+def _text_config(model):
+    cfg = _base_model(model).config
+    return cfg.get_text_config(decoder=True) if hasattr(cfg, "get_text_config") else cfg
+
+
+@contextmanager
+def _tree_attention(model):
+    """During the block, the model's ``sdpa`` layers call :func:`_tree_sdpa` (restored afterwards).
+    Other attention implementations are left alone."""
+    cfg = _text_config(model)
+    old = getattr(cfg, "_attn_implementation_internal", None)
+    if old != "sdpa" or not FAST_TREE_STEPS:
+        yield
+        return
+    from transformers import AttentionInterface
+
+    if _TREE_ATTN not in AttentionInterface._global_mapping:
+        AttentionInterface.register(_TREE_ATTN, _tree_sdpa)
+    cfg._attn_implementation_internal = _TREE_ATTN
+    try:
+        yield
+    finally:
+        cfg._attn_implementation_internal = old
+
+
+def _growing_cache(cache, extra: int):
+    """Swap the plain dynamic layers of ``cache`` for growing ones (:func:`_growing_layer_class`), in
+    place; returns it."""
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:  # pragma: no cover - older transformers: keep the cache as it is
+        return cache
+    layers = getattr(cache, "layers", None)
+    if layers is None:  # pragma: no cover
+        return cache
+    for i, layer in enumerate(layers):
+        if type(layer) is DynamicLayer and layer.is_initialized and layer.keys is not None and layer.keys.dim() == 4:
+            layers[i] = _growing_layer_class().from_layer(layer, extra)
+    return cache
+
+
+@lru_cache(maxsize=None)
+def _growing_layer_class():
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A dynamic cache layer whose keys and values sit at the front of a larger buffer: ``update``
+        writes the new positions in place (no ``torch.cat`` copy of the whole cache per step); the
+        buffer grows by twice its last spare room when full. ``keys``/``values`` are views of the filled
+        part."""
+
+        @classmethod
+        def from_layer(cls, layer, extra: int):
+            self = cls()
+            self.device, self.is_initialized = layer.keys.device, True
+            self._n, self._room = layer.keys.shape[-2], max(1, extra)
+            self._k = self._alloc(layer.keys, self._n + extra)
+            self._v = self._alloc(layer.values, self._n + extra)
+            self._views()
+            return self
+
+        @staticmethod
+        def _alloc(t, capacity):
+            buf = t.new_empty((*t.shape[:-2], capacity, t.shape[-1]))
+            buf[..., : t.shape[-2], :] = t
+            return buf
+
+        def _views(self):
+            self.keys, self.values = self._k[..., : self._n, :], self._v[..., : self._n, :]
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            m = key_states.shape[-2]
+            cap = self._k.shape[-2]
+            if self._n + m > cap:
+                self._room *= 2
+                cap = self._n + m + self._room
+                self._k, self._v = self._alloc(self.keys, cap), self._alloc(self.values, cap)
+            self._k[..., self._n : self._n + m, :] = key_states
+            self._v[..., self._n : self._n + m, :] = value_states
+            self._n += m
+            self._views()
+            return self.keys, self.values
+
+        def reorder_cache(self, beam_idx):
+            idx = beam_idx.to(self._k.device)
+            self._k, self._v = self._k.index_select(0, idx), self._v.index_select(0, idx)
+            self._views()
+
+        def batch_select_indices(self, indices):  # pragma: no cover - not used by the search
+            self._k, self._v = self._k[indices], self._v[indices]
+            self._views()
+
+        def crop(self, tokens_to_remove):  # pragma: no cover - not used by the search
+            if tokens_to_remove < 0:
+                self._n = max(0, self._n + tokens_to_remove)
+                self._views()
+            else:
+                super().crop(tokens_to_remove)
+
+        def reset(self):  # pragma: no cover - not used by the search
+            self._k = self._v = None
+            super().reset()
+
+    return GrowingLayer
+
 
 
 @torch.inference_mode()
@@ -172,6 +309,8 @@ class _Search:
         pos = (pmask.cumsum(1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=pmask, position_ids=pos, use_cache=True, **self.ltk)
         self.cache = _cache_of(out)
+        if self.tree and FAST_TREE_STEPS:  # each step appends up to num_beams slots per cache row
+            self.cache = _growing_cache(self.cache, extra=8 * B)
         logits = out.logits[:, -1].float()  # (rows, V)
 
         # live beams ("rows"): prompt, trie node, cumulative log-prob; in tree mode also the cache row
@@ -241,8 +380,11 @@ class _Search:
 
             # ---- one decoding step for the surviving beams
             t += 1
-            step = self._step_tree if self.tree else self._step_reorder
-            logits = step(parent, row_prompt, slot, new_tok, t)
+            if self.tree:
+                with _tree_attention(self.model):
+                    logits = self._step_tree(parent, row_prompt, slot, new_tok, t)
+            else:
+                logits = self._step_reorder(parent, row_prompt, slot, new_tok, t)
 
         fp, fs, fe = fin_prompt.tolist(), fin_score.tolist(), fin_entry.tolist()
         res: list[list[tuple[str, float]]] = [[] for _ in range(P)]

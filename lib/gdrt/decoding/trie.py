@@ -34,6 +34,8 @@ class Trie:
     its representative (first) title. ``len(trie)`` is the number of entries.
     """
 
+    excluded_titles: tuple[str, ...] = ()  # titles build_trie left out (empty ones)
+
     def __init__(self, title_ids: Mapping[str, Sequence[int]], eos_token_id: int | None = None):
         if not title_ids:
             raise ValueError("a trie needs at least one title")
@@ -156,11 +158,18 @@ def build_trie(tokenizer, titles: Iterable[str]) -> Trie:
     """Trie over ``titles`` tokenised with :func:`gdrt.data.prompts.encode_response` (``'"Title"'`` + EOS).
 
     Duplicate titles are counted once; pass ``Catalog.titles`` to get one path per distinct title.
+    An empty (or blank) title gets no path: a recommender never writes one (Book's item 5746, see
+    :mod:`gdrt.data.derive`); the trie's ``excluded_titles`` lists those left out.
     """
     from gdrt.data.prompts import encode_response
 
-    title_ids = {}
+    title_ids, excluded = {}, []
     for t in titles:
-        if t not in title_ids:
+        if not t.strip():
+            if t not in excluded:
+                excluded.append(t)
+        elif t not in title_ids:
             title_ids[t] = encode_response(tokenizer, t)
-    return Trie(title_ids, eos_token_id=tokenizer.eos_token_id)
+    trie = Trie(title_ids, eos_token_id=tokenizer.eos_token_id)
+    trie.excluded_titles = tuple(excluded)
+    return trie

@@ -26,7 +26,8 @@ Definitions (DESIGN.md section 6):
 The intact input runs once and keeps its KV cache; all its ablated variants (task, one per history
 item, prefix) then run in ONE batch that reuses the cached tokens before each variant's ablated
 feature (a 4-D attention mask over packed rows), so only the rest of each variant is computed
-(:func:`ablation_logprobs`). The values equal captum's ``FeatureAblation`` with the same feature
+(:func:`ablation_logprobs`; with long prompts, where that batch's masked attention would dominate,
+each variant runs alone over the cache cropped to its shared prefix instead). The values equal captum's ``FeatureAblation`` with the same feature
 masks and baseline (tests/test_diagnostics.py).
 """
 
@@ -185,16 +186,69 @@ def _pack(lengths, n_bins: int) -> list[list[int]]:
     return [b for b in bins if b]
 
 
+def _dims(model):
+    """(hidden, intermediate, heads, key/value heads, head dim) of a decoder's config, or None."""
+    cfg = getattr(model, "config", None)
+    cfg = cfg.get_text_config(decoder=True) if hasattr(cfg, "get_text_config") else cfg
+    try:
+        h, inter, nh = cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads
+    except AttributeError:
+        return None
+    kv = getattr(cfg, "num_key_value_heads", None) or nh
+    return h, inter, nh, kv, getattr(cfg, "head_dim", None) or h // nh
+
+
+def _attention_weight(model) -> float:
+    """The arithmetic of attending to one more key, relative to the rest of a layer's work for one
+    token (its linear maps), from the model's config: about 3e-4 for SmolLM2-135M, so a token that
+    attends over 3,000 keys costs about twice a token's linear work."""
+    dims = _dims(model)
+    if dims is None:  # pragma: no cover - not a standard decoder config
+        return 0.0
+    h, inter, nh, kv, hd = dims
+    return 2 * nh * hd / (h * nh * hd + 2 * h * kv * hd + nh * hd * h + 3 * h * inter)
+
+
+def _call_overhead_tokens(model) -> float:
+    """A forward call's fixed cost (launching every layer's kernels, reading every weight once) in
+    tokens of linear work: a few dozen tokens for SmolLM2, thousands for a tiny test model."""
+    dims = _dims(model)
+    if dims is None:  # pragma: no cover
+        return float("inf")
+    h, inter, nh, kv, hd = dims
+    return max(32.0, 2.5e8 / (h * nh * hd + 2 * h * kv * hd + nh * hd * h + 3 * h * inter))
+
+
+def _prefer_one_call_per_variant(model, L, shared, lengths, bins) -> bool:
+    """Whether scoring each variant in its own forward (cache cropped to its shared prefix: attention
+    over exactly the keys it needs) is estimated cheaper than the packed batch (one call, but every
+    query of a row attends over the whole cache and the whole row, masked). Costs in token-equivalents
+    of linear work, with :func:`_attention_weight`."""
+    a = _attention_weight(model)
+    R = max(sum(lengths[i] for i in b) for b in bins)
+    packed = len(bins) * R * (1 + a * (L + R))
+    alone = sum(u * (1 + a * (s + u)) for s, u in zip(shared, lengths)) + _call_overhead_tokens(model) * (len(lengths) - 1)
+    return alone < packed
+
+
 @torch.inference_mode()
-def ablation_logprobs(model, original, variants, target, pad_id: int = 0, pack_rows: int = 4) -> tuple[float, np.ndarray]:
+def ablation_logprobs(model, original, variants, target, pad_id: int = 0, pack_rows: int = 4,
+                      layout: str = "auto") -> tuple[float, np.ndarray]:
     """``S`` (the summed log-probability of ``target``, the last ``m`` tokens) for ``original`` and
     for each of its ablated ``variants``: the original in one forward that keeps its KV cache, then
-    ALL variants in one batch that reuses it.
+    ALL variants in one batch that reuses it (``layout="packed"``), or, where that is estimated
+    cheaper, each variant in its own forward over the cache cropped to its shared prefix
+    (``layout="each"``; long prompts, where the packed batch's masked attention dominates: with 30
+    history titles on SmolLM2, 34 s a row against 52 s on the 2-core development machine;
+    ``benchmarks/attribution.py``). ``"auto"`` picks by an estimate of the arithmetic
+    (:func:`_prefer_one_call_per_variant`); the values agree to float rounding either way.
 
     A variant shares its first ``s_i`` tokens with the original (everything before its ablated
     feature; at most all but its last ``m + 1`` tokens), so only its *rest* ``v_i[s_i:]`` is computed.
-    The rests are packed, balanced, into ``pack_rows`` rows (fewer and longer rows: less padding but
-    more attention work; 4 was fastest on a 2-core CPU). A 4-D attention mask lets each token of
+    The rests are packed, balanced, into ``pack_rows`` rows, or more where that would make a row longer
+    than the longest rest (fewer and longer rows: less padding but more attention work, which grows
+    with the square of a row's length; 4 was fastest on a 2-core CPU with 10 history titles; with 30,
+    the row limit took a row from 80 to 50 s there). A 4-D attention mask lets each token of
     variant ``i`` see the original's first ``s_i`` cached tokens and its own earlier tokens, and its
     position id continues from ``s_i``: each variant computes exactly what an unpadded forward of it
     computes (checked against one in the tests)."""
@@ -222,7 +276,23 @@ def ablation_logprobs(model, original, variants, target, pad_id: int = 0, pack_r
     cache = out.cache if hasattr(out, "cache") else out.past_key_values
     shared = [min(_common_prefix(seqs[0], v), len(v) - m - 1) for v in seqs[1:]]
     rests = [v[s:] for v, s in zip(seqs[1:], shared)]
-    bins = _pack([len(r) for r in rests], max(1, min(pack_rows, len(rests))))
+    lengths = [len(r) for r in rests]
+    n_rows = max(pack_rows, -(-sum(lengths) // max(lengths)))  # no row longer than the longest rest
+    bins = _pack(lengths, max(1, min(n_rows, len(rests))))
+    if layout not in ("auto", "packed", "each"):
+        raise ValueError(f"layout must be 'auto', 'packed' or 'each', not {layout!r}")
+    if layout == "each" or (layout == "auto" and _prefer_one_call_per_variant(model, L, shared, lengths, bins)):
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        del out, cache
+        scores = []
+        for v, s in zip(seqs[1:], shared):
+            kv = DynamicCache([(k[:, :, :s], val[:, :, :s]) for k, val in layers]) if s > 0 else None
+            o = model(input_ids=torch.tensor([v[s:]], dtype=torch.long, device=dev),
+                      attention_mask=torch.ones((1, len(v)), dtype=torch.long, device=dev),
+                      position_ids=torch.arange(s, len(v), device=dev)[None], cache=kv, use_cache=kv is not None,
+                      logits_to_keep=m + 1)
+            scores.append(score(o.logits[:, :-1])[0])
+        return s_orig, np.array(scores)
     n, R = len(bins), max(sum(len(rests[i]) for i in b) for b in bins)
     inp = torch.full((n, R), pad_id, dtype=torch.long)
     pos = torch.zeros((n, R), dtype=torch.long)

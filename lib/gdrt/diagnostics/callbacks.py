@@ -111,12 +111,14 @@ class GroupShareCallback(TrainerCallback):
     NDCG@5 (paper Figures 4 and 9).
 
     ``history``: ``[{"step", "epoch", "top1_group1_share", "top1_group_share" (all groups), "ndcg@5",
-    "seconds"}]``. The model is put in eval mode for the decoding and restored after. Add it to a
+    "seconds"}]``. The model is put in eval mode for the decoding and restored after; with ``snapshot``
+    (a :class:`gdrt.models.loading.InferenceSnapshot`) a dense merged copy is decoded instead. Add it to a
     :class:`gdrt.training.trainer.GDRTTrainer` with ``callbacks=[cb]`` (or ``trainer.add_callback``).
     """
 
     def __init__(self, rows, catalog, preset, tokenizer, item_group: dict[int, int], every_n_steps: int,
-                 num_beams: int = 10, max_history: int = 10, bf16: bool = False, at_start: bool = True):
+                 num_beams: int = 10, max_history: int = 10, bf16: bool = False, at_start: bool = True,
+                 snapshot=None):
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         from ..decoding import build_trie
@@ -125,7 +127,7 @@ class GroupShareCallback(TrainerCallback):
         self.item_group = {int(k): int(v) for k, v in item_group.items()}
         self.n_groups = _n_groups(self.item_group)
         self.every, self.num_beams, self.max_history = int(every_n_steps), int(num_beams), int(max_history)
-        self.bf16, self.at_start = bool(bf16), at_start
+        self.bf16, self.at_start, self.snapshot = bool(bf16), at_start, snapshot
         self.trie = build_trie(tokenizer, catalog.titles)
         self.history: list[dict] = []
 
@@ -135,10 +137,12 @@ class GroupShareCallback(TrainerCallback):
         was_training = model.training
         model.eval()
         t0 = time.perf_counter()
-        use_bf16 = self.bf16 and next(model.parameters()).device.type == "cpu"
+        decoder = self.snapshot(model) if self.snapshot is not None else model
+        use_bf16 = self.bf16 and self.snapshot is None and next(model.parameters()).device.type == "cpu"
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            preds = recommend(model, self.tok, self.rows, self.catalog, self.preset, self.num_beams,
+            preds = recommend(decoder, self.tok, self.rows, self.catalog, self.preset, self.num_beams,
                               trie=self.trie, max_history=self.max_history, progress=False)
+        del decoder
         if was_training:
             model.train()
         entries = [[tuple(ids) for ids in p["item_ids"] if ids] for p in preds]

@@ -78,12 +78,24 @@ class Grouping:
 
     @classmethod
     def fit(cls, values, n_groups: int, method: str = "kmeans", seed: int = 0) -> "Grouping":
-        v = np.asarray(values, dtype=np.float64)
-        if n_groups < 1:
-            raise ValueError(f"n_groups must be >= 1, got {n_groups}")
-        if len(np.unique(v)) < n_groups:
-            raise ValueError(
-                f"n_groups={n_groups} is larger than the number of distinct relevance values ({len(np.unique(v))})"
+        from ..errors import GDRTInputError
+
+        if isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
+            raise GDRTInputError("config", f"n_groups must be an integer >= 1, got {n_groups!r}", field="n_groups")
+        if method not in ("kmeans", "quantile"):
+            raise GDRTInputError("config", f"unknown grouping method {method!r}; use 'kmeans' or 'quantile'", field="grouping")
+        v = np.asarray(values, dtype=np.float64).ravel()
+        if v.size == 0:
+            raise GDRTInputError("relevance", "no relevance values to group (0 training tokens)")
+        if not np.all(np.isfinite(v)):
+            raise GDRTInputError("relevance", f"{int(np.sum(~np.isfinite(v)))} of {v.size} relevance values are not finite (NaN or inf)")
+        n_distinct = len(np.unique(v))
+        if n_distinct < n_groups:
+            raise GDRTInputError(
+                "config",
+                f"n_groups={n_groups} is larger than the number of distinct relevance values ({n_distinct}) "
+                f"of the {v.size} training tokens; use at most {n_distinct} groups",
+                field="n_groups",
             )
         if n_groups == 1:
             return cls(method, 1, np.zeros(0))

@@ -109,3 +109,23 @@ def group_losses(table):
         fig.add_bar(x=[f"group {g}" for g in sub["group"]], y=sub["loss"], name=name, marker_color=_color(name, i),
                     customdata=sub["tokens"], hovertemplate="%{x}: %{y:.3f} nats (%{customdata} tokens)")
     return _layout(fig, barmode="group", yaxis_title="mean token loss (nats)")
+
+
+def paired_differences(table, a: str, b: str):
+    """Chapter 7: per statistic, the difference ``b - a`` (dot) with its paired bootstrap interval
+    (bar), one panel per statistic since their scales differ; the grey line is no difference.
+    ``table``: :func:`gdrt.diagnostics.paired_table`."""
+    names = list(table.index)
+    fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.5 / max(1, len(names)))
+    for i, name in enumerate(names, start=1):
+        r = table.loc[name]
+        color = "#2ca02c" if r["hi"] < 0 else "#d62728" if r["lo"] > 0 else "#7f7f7f"
+        fig.add_scatter(x=[r["difference"]], y=[""], mode="markers", marker=dict(size=11, color=color),
+                        error_x=dict(type="data", array=[r["hi"] - r["difference"]],
+                                     arrayminus=[r["difference"] - r["lo"]], visible=True),
+                        showlegend=False, row=i, col=1,
+                        hovertemplate=(f"{name}<br>{a}: {r[a]:.4g}<br>{b}: {r[b]:.4g}<br>"
+                                       f"{b} - {a}: %{{x:.4g}} [{r['lo']:.4g}, {r['hi']:.4g}]<extra></extra>"))
+        fig.add_vline(x=0, line_color="#7f7f7f", line_width=1, row=i, col=1)
+    fig.update_xaxes(zeroline=False)
+    return _layout(fig, height=110 * len(names) + 60)

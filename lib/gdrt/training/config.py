@@ -6,10 +6,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import math
+import numbers
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import GDRTInputError
+
 RUN_FORMAT = 1  # bump when a change makes cached runs stale
+# fields that do not change a run's results, so not its identity (the hash naming its directory)
+NOT_IN_KEY = ("save_steps",)
 
 
 @dataclass
@@ -45,25 +53,76 @@ class TrainConfig:
     group_share_beams: int = 5
     num_beams: int = 10
     seed: int = 0
+    save_steps: int | None = 20      # checkpoint every N optimizer steps (resume); None = never. Not in the key
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.method not in ("sft", "gdrt"):
-            raise ValueError(f"method must be 'sft' or 'gdrt', got {self.method!r}")
-        if not self.tau > 0:
-            raise ValueError(f"tau must be > 0, got {self.tau}")
-        if self.n_groups < 1:
-            raise ValueError(f"n_groups must be >= 1, got {self.n_groups}")
-        if self.adapter not in ("qlora", "lora"):
-            raise ValueError(f"adapter must be 'qlora' or 'lora', got {self.adapter!r}")
+        _validate({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "config")
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
+    def from_dict(cls, d: dict, source: str = "config", lines: dict | None = None) -> "TrainConfig":
+        """A config from a mapping of field -> value; every problem raises :class:`GDRTInputError`
+        (a ``ValueError``), one line naming ``source``, the key's line (from ``lines``) and the key."""
+        lines = lines or {}
+        if not isinstance(d, dict):
+            raise GDRTInputError(source, f"the config must be a JSON object (field -> value), found {_show(d)}", line=1)
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(set(map(str, d)) - names)
         if unknown:
-            raise ValueError(f"{source}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+            raise GDRTInputError(
+                source,
+                f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}",
+                line=lines.get(unknown[0]),
+                field=unknown[0],
+            )
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in d
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise GDRTInputError(source, f"missing required config key(s) {', '.join(missing)}", field=missing[0])
+        defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+                    for f in dataclasses.fields(cls) if f.name not in d}
+        _validate({**defaults, **d}, source, lines)
         return cls(**d)
+
+    @classmethod
+    def from_json(cls, path, overrides: dict | None = None) -> "TrainConfig":
+        """A config from a JSON file (UTF-8, a leading BOM allowed): one JSON object of fields.
+        Errors name the file, the key's line and the key; a key given twice is an error. Environment
+        variables in ``data_dir`` are expanded (``"$GDRT_DATA/Office"``); ``overrides`` (field ->
+        value, e.g. from the command line) replace the file's values before validation."""
+        path = Path(path)
+        if not path.is_file():
+            raise GDRTInputError(path, "config file not found" if not path.exists() else "not a file")
+        data = path.read_bytes()
+        if not data.strip():
+            raise GDRTInputError(path, "config file is empty" + (" (0 bytes)" if not data else ""))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            raise GDRTInputError(path, f"invalid UTF-8 byte 0x{data[e.start]:02x}", line=line) from None
+        text = text[1:] if text.startswith("\ufeff") else text
+
+        def pairs(items):
+            seen = {}
+            for k, v in items:
+                if k in seen:
+                    raise GDRTInputError(path, f"key {k!r} given twice", line=_key_line(text, k, 2), field=k)
+                seen[k] = v
+            return seen
+
+        try:
+            raw = json.loads(text, object_pairs_hook=pairs)
+        except json.JSONDecodeError as e:
+            raise GDRTInputError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+        except RecursionError:
+            raise GDRTInputError(path, "invalid JSON: nested too deeply") from None
+        lines = {k: _key_line(text, k) for k in raw} if isinstance(raw, dict) else {}
+        if isinstance(raw, dict):
+            if isinstance(raw.get("data_dir"), str):
+                raw["data_dir"] = os.path.expandvars(raw["data_dir"])
+            raw.update(overrides or {})
+        return cls.from_dict(raw, source=str(path), lines=lines)
 
     def key(self) -> str:
         d = dataclasses.asdict(self)
@@ -71,8 +130,87 @@ class TrainConfig:
         if d["group_share_every"] is None:  # keep the hashes of runs made before the option existed
             for k in ("group_share_every", "group_share_rows", "group_share_beams"):
                 del d[k]
+        for k in NOT_IN_KEY:  # how a run is carried out, not what it computes
+            d.pop(k, None)
         blob = json.dumps({"format": RUN_FORMAT, **d}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def run_name(self) -> str:
         return f"{self.method}-{self.dataset}-{self.key()}"
+
+
+# --------------------------------------------------------------------------------------------------
+# validation: the type of every field, then the allowed values
+
+_CHOICES = {"method": ("sft", "gdrt"), "adapter": ("qlora", "lora"), "grouping": ("kmeans", "quantile")}
+_POSITIVE = ("tau", "epochs", "lr", "lora_alpha")                      # > 0
+_AT_LEAST_1 = ("n_groups", "batch_size", "grad_accum", "lora_r", "max_history", "group_share_rows",
+               "group_share_beams", "num_beams", "n_train", "n_valid", "eval_steps", "group_share_every", "save_steps")
+_NON_NEGATIVE = ("warmup_ratio", "weight_decay", "seed")
+
+
+def _key_line(text: str, key: str, nth: int = 1) -> int | None:
+    """1-based line of the ``nth`` ``"key":`` in a JSON text (None when not found)."""
+    ms = list(re.finditer(r'"' + re.escape(key) + r'"\s*:', text))
+    return text.count("\n", 0, ms[nth - 1].start()) + 1 if len(ms) >= nth else None
+
+
+def _show(v) -> str:
+    """A value as JSON writes it (``"1"`` is a string, ``null``, ``true``), cut to 60 characters."""
+    try:
+        text = json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _type_ok(annotation: str, v) -> bool:
+    if v is None:
+        return "None" in annotation
+    base = annotation.replace(" | None", "")
+    if base == "bool":
+        return isinstance(v, bool)
+    if base == "int":
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    if base == "float":
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+    if base == "str":
+        return isinstance(v, str)
+    if base == "dict":
+        return isinstance(v, dict)
+    return True
+
+
+def _validate(values: dict, source: str, lines: dict | None = None) -> None:
+    """Raise :class:`GDRTInputError` (one line: source, line, field) for the first bad value."""
+    lines = lines or {}
+
+    def bad(name, msg):
+        raise GDRTInputError(source, msg, line=lines.get(name), field=name)
+
+    types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+    for name, annotation in types.items():
+        v = values.get(name)
+        if not _type_ok(annotation, v):
+            want = annotation.replace("float", "a number").replace("int", "an integer").replace("str", "a string")
+            want = want.replace("bool", "true or false").replace("dict", "an object").replace(" | None", " or null")
+            bad(name, f"{name} must be {want}, got {_show(v)}")
+        if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):
+            bad(name, f"{name} must be a finite number, got {v!r}")
+    for name, choices in _CHOICES.items():
+        if values.get(name) not in choices:
+            bad(name, f"{name} must be {' or '.join(map(repr, choices))}, got {values.get(name)!r}")
+    for name in _POSITIVE:
+        if not values[name] > 0:
+            bad(name, f"{name} must be > 0, got {values[name]}")
+    for name in _AT_LEAST_1:
+        if values.get(name) is not None and values[name] < 1:
+            bad(name, f"{name} must be >= 1, got {values[name]}")
+    for name in _NON_NEGATIVE:
+        if values[name] < 0:
+            bad(name, f"{name} must be >= 0, got {values[name]}")
+    if not values["lora_dropout"] >= 0 or not values["lora_dropout"] < 1:
+        bad("lora_dropout", f"lora_dropout must be in [0, 1), got {values['lora_dropout']}")
+    for name in ("data_dir", "model", "dataset", "train_split", "valid_split"):
+        if not values[name].strip():
+            bad(name, f"{name} must not be empty")

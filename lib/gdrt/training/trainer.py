@@ -3,11 +3,89 @@ same function, so both methods share one code path. Explained in chapter 5, "The
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import signal
+import time
+from pathlib import Path
+
 import torch
 from transformers import Trainer
 
+from ..io import write_json
 from ..objectives.gdrt import gdrt_loss, group_stats, group_weights
 from .examples import logits_to_keep, shift_token_losses
+
+# A checkpoint is ``checkpoint-N/`` as the Trainer writes it (adapter, optimizer, scheduler, RNG states,
+# trainer_state.json) plus GDRT_STATE (the state the Trainer does not know: group_log and the
+# callbacks' state) and, written last after every file is fsynced, CHECKPOINT_DONE. The Trainer's own
+# writing is not atomic; a folder without CHECKPOINT_DONE was cut off mid-write and is never loaded.
+GDRT_STATE = "gdrt_state.json"
+CHECKPOINT_DONE = "gdrt_complete.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def checkpoint_step(path) -> int | None:
+    m = _CHECKPOINT.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def latest_complete_checkpoint(folder, remove_incomplete: bool = True) -> Path | None:
+    """The complete checkpoint with the highest step in ``folder`` (None if there is none). With
+    ``remove_incomplete``, checkpoints cut off mid-write (no CHECKPOINT_DONE, or one that does not
+    parse) and stray temporary folders are deleted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    complete = []
+    for p in folder.iterdir():
+        step = checkpoint_step(p)
+        ok = False
+        if step is not None and p.is_dir() and (p / CHECKPOINT_DONE).is_file():
+            try:
+                with open(p / CHECKPOINT_DONE, encoding="utf-8") as f:
+                    ok = json.load(f).get("step") == step
+            except (OSError, ValueError, AttributeError):
+                ok = False
+        if ok:
+            complete.append((step, p))
+        elif remove_incomplete and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+    return max(complete)[1] if complete else None
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder`` (and the folders themselves) to disk."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(root)
+
+
+def _fsync_dir(path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _test_hook(name: str, step: int) -> bool:
+    """Test hooks (tests/test_resume.py): ``GDRT_TEST_KILL_IN_SAVE=N`` SIGKILLs the process in the
+    middle of writing checkpoint N; ``GDRT_TEST_PAUSE_AFTER_SAVE=N`` sleeps after checkpoint N is
+    complete, for an outside SIGKILL. Unset in normal use."""
+    return os.environ.get(name, "") == str(step)
 
 
 class GDRTTrainer(Trainer):
@@ -27,8 +105,11 @@ class GDRTTrainer(Trainer):
     ``group_log`` keeps L(g), Q(g) and the token counts of every training micro-batch (or window).
     """
 
-    def __init__(self, *args, method: str = "sft", n_groups: int = 1, tau: float = 1.0, **kwargs):
+    def __init__(self, *args, method: str = "sft", n_groups: int = 1, tau: float = 1.0, checkpoint_state=None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        # checkpoint_state(checkpoint_dir) -> dict: more JSON state written into each checkpoint
+        self.checkpoint_state = checkpoint_state
         if method not in ("sft", "gdrt"):
             raise ValueError(f"unknown method {method!r}; use 'sft' or 'gdrt'")
         self.method, self.tau = method, float(tau)
@@ -101,3 +182,33 @@ class GDRTTrainer(Trainer):
                 }
             )
         return (loss, outputs) if return_outputs else loss
+
+    # ------------------------------------------------------------------------------ checkpoints
+    def _save_optimizer_and_scheduler(self, output_dir):
+        if _test_hook("GDRT_TEST_KILL_IN_SAVE", self.state.global_step):  # the adapter is written, the rest not
+            os.kill(os.getpid(), signal.SIGKILL)
+        super()._save_optimizer_and_scheduler(output_dir)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if not self.args.should_save:
+            return
+        step = self.state.global_step
+        out = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{step}"
+        extra = self.checkpoint_state(out) if self.checkpoint_state is not None else {}
+        write_json(out / GDRT_STATE, {"step": step, "group_log": self.group_log, **extra}, indent=None)
+        _fsync_tree(out)
+        write_json(out / CHECKPOINT_DONE, {"step": step})  # last: the checkpoint is complete
+        _fsync_dir(out.parent)
+        for other in out.parent.iterdir():  # the newest complete checkpoint is all a resume needs
+            if other != out and checkpoint_step(other) is not None:
+                shutil.rmtree(other, ignore_errors=True)
+        if _test_hook("GDRT_TEST_PAUSE_AFTER_SAVE", step):
+            time.sleep(120)
+
+    def load_checkpoint_state(self, checkpoint) -> dict:
+        """Restore ``group_log`` from a checkpoint; returns its whole GDRT_STATE dict."""
+        with open(Path(checkpoint) / GDRT_STATE, encoding="utf-8") as f:
+            state = json.load(f)
+        self.group_log = list(state["group_log"])
+        return state
