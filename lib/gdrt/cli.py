@@ -62,6 +62,10 @@ def _train(argv):
     from .training.runs import train_run
 
     res = train_run(cfg, runs_root=args.runs_root, overwrite=args.overwrite)
+    from .evaluation import is_main_process
+
+    if not is_main_process():  # under `accelerate launch` one line from process 0, not one per process
+        return
     # what happened, on stderr: "reused the finished run at ..." / "resumed from checkpoint step N ..." /
     # "trained from scratch: ..."; stdout keeps the run directory alone
     print(f"gdrt train: {res.note}" + (" (pass --overwrite to retrain)" if res.status == "reused" else ""),
