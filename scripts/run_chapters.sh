@@ -54,10 +54,19 @@ since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d s' $((ms / 1000)) $(((ms
 # papermill reads the notebook from stdin and warns that "-" has no extension: expected, silenced.
 export PYTHONWARNINGS="${PYTHONWARNINGS:+$PYTHONWARNINGS,}ignore:the file is not specified with any extension:UserWarning"
 
-check_outputs() {  # a plotly output without text/html would vanish from the book without a warning
+# After a chapter ran: fail if a plotly output lacks text/html (it would vanish from the book without a
+# warning), and fold papermill's "injected-parameters" cell in the book (tag hide-cell: a "Show" toggle).
+check_outputs() {
   python - "$1" <<'PY'
-import sys, nbformat
+import os, sys, nbformat
 nb = nbformat.read(sys.argv[1], as_version=4)
+for cell in nb.cells:
+    tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+    if "injected-parameters" in tags and "hide-cell" not in tags:
+        tags.append("hide-cell")
+tmp = sys.argv[1] + ".tmp"
+nbformat.write(nb, tmp)
+os.replace(tmp, sys.argv[1])
 bad = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
        for out in cell.get("outputs", [])
        if "application/vnd.plotly.v1+json" in out.get("data", {}) and "text/html" not in out["data"]]

@@ -76,7 +76,7 @@ CATALOG_ERRORS = [
     ('{\n  "1": "Pen",\n  "2": "   "\n}', 3, "2", "empty title"),
     ('{\n  "1": "Pen",\n  "2": 17\n}', 3, "2", "title must be a string, found int"),
     ('{\n  "1": "Pen",\n  "2": {"t": "x"}\n}', 3, "2", "title must be a string, found object"),
-    ('{\n  "1": "Pen",\n  "1": "Cup"\n}', 2, "1", "duplicate item id 1"),
+    ('{\n  "1": "Pen",\n  "1": "Cup"\n}', 3, "1", "duplicate item id 1"),
     ("{}", 1, None, "empty catalog"),
 ]
 

@@ -208,3 +208,23 @@ def test_ablation_layout_choice_follows_the_estimate(tiny_model_path):
     long_shared = [944 - u for u in long_lengths]
     long_bins = A._pack(long_lengths, max(4, -(-sum(long_lengths) // max(long_lengths))))
     assert A._prefer_one_call_per_variant(smol, 944, long_shared, long_lengths, long_bins)
+
+
+def test_ablation_arithmetic_by_hand():
+    """One layer, hidden 2, one head of size 2, intermediate 1, vocabulary 10: ``lin`` = 4 (q) + 8 (k, v) + 4 (o) + 6 (MLP) = 22
+    multiply-adds per token, attending to a key 4, the head 20 per position with logits.
+    Original [1 2 3 4] (4 tokens), target its last m = 1 token; one variant [1 9 3 4] shares 1 token."""
+    from types import SimpleNamespace
+
+    from gdrt.diagnostics import attribution as A
+
+    model = SimpleNamespace(config=SimpleNamespace(hidden_size=2, intermediate_size=1, num_attention_heads=1,
+                                                   num_key_value_heads=1, head_dim=2, num_hidden_layers=1,
+                                                   vocab_size=10))
+    w = A.ablation_arithmetic(model, [1, 2, 3, 4], [[1, 9, 3, 4]], 1)
+    whole = 4 * 22 + 4 * (1 + 2 + 3 + 4) + 4 * 20      # a 4-token forward, logits everywhere
+    assert w["per_forward"] == 2 * whole
+    # ours: the original whole with logits at 2 positions, the variant's 3 tokens after 1 cached
+    ours = (4 * 22 + 4 * 10) + (3 * 22 + 4 * (3 * 1 + 6)) + 2 * 2 * 20
+    assert w["shared_prefix"] == ours
+    assert w["bound"] == pytest.approx(2 * whole / ours)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GDRTInputError
+from ..io import JSONPairs, decode_text, key_line, parse_json
 from .catalog import Catalog
 
 __all__ = [
@@ -157,39 +158,7 @@ def _read_bytes(path) -> bytes:
     return data
 
 
-def _line_of_offset(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
-
-
-def _decode(path, data: bytes, csv_like: bool = False) -> str:
-    """UTF-8 text of ``data`` (a leading BOM is dropped); invalid bytes raise with their line.
-
-    For a CSV (``csv_like``) the error also names the column that holds the bad byte.
-    """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = _line_of_offset(data, e.start)
-        line_start = data.rfind(b"\n", 0, e.start) + 1
-        col = e.start - line_start + 1
-        field = None
-        if csv_like and line > 1:
-            # which CSV field holds the bad byte: parse the line's prefix
-            first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r").lstrip("\ufeff")
-            prefix = data[line_start : e.start].decode("utf-8", errors="replace")
-            try:
-                hdr = next(csv.reader([first]), [])
-                fields = next(csv.reader([prefix], strict=False), [""])
-            except csv.Error:  # a stray carriage return: the column cannot be told
-                hdr, fields = [], [""]
-            idx = max(len(fields) - 1, 0)
-            field = hdr[idx] if idx < len(hdr) else None
-        raise GDRTInputError(
-            path, f"invalid UTF-8 byte 0x{data[e.start]:02x} at column {col}", line=line, field=field
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text
+_decode = decode_text  # the readers of this package and of d3.py share it
 
 
 def _parse_int(path, value: str, line: int, field: str, what: str = "integer") -> int:
@@ -325,13 +294,7 @@ def _field_at_error(text: str, start: int, header: list[str]) -> str | None:
 # catalog
 
 
-class _Pairs(list):
-    """JSON object as its list of pairs (keeps duplicates visible)."""
-
-
-def _key_line(text: str, key: str) -> int | None:
-    m = re.search(r'"' + re.escape(key) + r'"\s*:', text)
-    return text.count("\n", 0, m.start()) + 1 if m else None
+_Pairs = JSONPairs
 
 
 def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
@@ -341,13 +304,8 @@ def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
     has one (id 5746, used by 43 rows), kept as is by the paper.
     """
     path = Path(path)
-    text = _decode(path, _read_bytes(path))
-    try:
-        obj = json.loads(text, object_pairs_hook=_Pairs)
-    except json.JSONDecodeError as e:
-        raise GDRTInputError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
-    except RecursionError:
-        raise GDRTInputError(path, "invalid JSON: nested too deeply") from None
+    text = decode_text(path, _read_bytes(path))
+    obj = parse_json(path, text)
     if not isinstance(obj, _Pairs):
         raise GDRTInputError(path, f"expected a JSON object mapping item id -> title, found {_json_kind(obj)}", line=1)
     if not obj:
@@ -360,24 +318,24 @@ def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
                 if _ID_RE.match(key)
                 else f"item id must be a non-negative integer, found {_short(key)}"
             )
-            raise GDRTInputError(path, msg, line=_key_line(text, key), field=key)
+            raise GDRTInputError(path, msg, line=key_line(text, key), field=key)
         try:  # the key's line is looked up only for an error (a scan of the text per key is quadratic)
             _check_digits(path, key, None, key)
             if isinstance(title, str):
                 _check_title(path, title, None, key)
         except GDRTInputError:
-            _check_digits(path, key, _key_line(text, key), key)
-            _check_title(path, title, _key_line(text, key), key)
+            _check_digits(path, key, key_line(text, key), key)
+            _check_title(path, title, key_line(text, key), key)
             raise
         item_id = int(key)
         if item_id in id2title:
-            raise GDRTInputError(path, f"duplicate item id {key}", line=_key_line(text, key), field=key)
+            raise GDRTInputError(path, f"duplicate item id {key}", line=key_line(text, key, 2), field=key)
         if not isinstance(title, str):
             kind = "object" if isinstance(title, _Pairs) else _json_kind(title).split()[-1]
-            raise GDRTInputError(path, f"title must be a string, found {kind}", line=_key_line(text, key), field=key)
+            raise GDRTInputError(path, f"title must be a string, found {kind}", line=key_line(text, key), field=key)
         if not allow_empty_titles and not title.strip():
             raise GDRTInputError(
-                path, "empty title (pass allow_empty_titles=True to keep it)", line=_key_line(text, key), field=key
+                path, "empty title (pass allow_empty_titles=True to keep it)", line=key_line(text, key), field=key
             )
         id2title[item_id] = title
     return Catalog(id2title, source=str(path))

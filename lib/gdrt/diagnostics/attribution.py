@@ -329,15 +329,11 @@ def ablation_logprobs(model, original, variants, target, pad_id: int = 0, pack_r
     return s_orig, score(logits)
 
 
-def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
-                     placeholder: int | None = None) -> dict:
-    """Contributions of the task, each history item and the prefix to one row's target (module
-    docstring for the definitions). The input runs once; all its ablations run as one batch.
-
-    Returns ``{"task", "items" (list, oldest first), "interaction", "interaction_abs", "prefix",
-    "logp" (S of the intact input), "n_target", "n_history", "prefix_token", "target"}``.
-    Explained in chapter 3, "How much the model leans on each feature".
-    """
+def ablation_inputs(tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                    placeholder: int | None = None):
+    """The token sequences of one row's attribution: ``(original, variants, target, titles, response,
+    k)``; ``variants`` in feature order (task, history titles oldest first, prefix), each ending with
+    ``target`` (the response tokens after the prefix token ``response[k]``)."""
     if baseline not in BASELINES:
         raise ValueError(f"unknown baseline {baseline!r}; use one of {BASELINES}")
     if baseline == "placeholder" and placeholder is None:
@@ -347,12 +343,55 @@ def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "re
     feats = prompt_features(tokenizer, preset, titles)
     resp = encode_response(tokenizer, title)
     k = prefix_index(tokenizer, title)
-    target = resp[k + 1:]
     P = feats.ids
     variants = [ablate(P, feats.task, baseline, placeholder) + resp]
     variants += [ablate(P, pos, baseline, placeholder) + resp for pos in feats.items]
     variants.append(P + ablate(resp, [k], baseline, placeholder))
-    s0, s = ablation_logprobs(model, P + resp, variants, target, _pad_id(tokenizer))
+    return P + resp, variants, resp[k + 1:], titles, resp, k
+
+
+def ablation_arithmetic(model, original, variants, m: int) -> dict:
+    """The arithmetic of one row's exact feature ablation, in multiply-adds, from the model's config:
+    ``{"per_forward": ...}`` for the one-forward-per-ablation route (captum's: the original and every
+    variant run whole, logits at every position), ``"shared_prefix"`` for ours (the original once;
+    each variant only from its ablated feature on, over the cached tokens before it; logits only at
+    the ``m + 1`` positions that score the target), and ``"bound"``, their ratio.
+
+    Per token and layer, the linear maps cost ``lin`` and attending to ``n`` keys costs about
+    ``att * n``; the output head costs ``hidden * vocab`` per position that gets logits. On a device
+    whose time is proportional to its arithmetic (a CPU), no exact ablation that reuses only the
+    unchanged prefix can beat captum by more than ``bound``: every token after an ablated feature
+    attends to other tokens and must be recomputed. Explained in the appendix "Performance"."""
+    cfg = model.config.get_text_config(decoder=True) if hasattr(model.config, "get_text_config") else model.config
+    h, inter, nh, kv, hd = _dims(model)
+    layers, vocab = cfg.num_hidden_layers, cfg.vocab_size
+    lin = h * nh * hd + 2 * h * kv * hd + nh * hd * h + 3 * h * inter
+    att = 2 * nh * hd
+
+    def body(tokens: int, cached: int) -> float:  # tokens after `cached` cached ones, causal attention
+        keys = tokens * cached + tokens * (tokens + 1) / 2
+        return layers * (tokens * lin + att * keys)
+
+    seqs = [list(original), *[list(v) for v in variants]]
+    per_forward = sum(body(len(s), 0) + len(s) * h * vocab for s in seqs)
+    shared = [min(_common_prefix(seqs[0], v), len(v) - m - 1) for v in seqs[1:]]
+    ours = body(len(seqs[0]), 0) + sum(body(len(v) - s, s) for v, s in zip(seqs[1:], shared))
+    ours += len(seqs) * (m + 1) * h * vocab
+    return {"per_forward": float(per_forward), "shared_prefix": float(ours), "bound": float(per_forward / ours)}
+
+
+def feature_ablation(model, tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                     placeholder: int | None = None) -> dict:
+    """Contributions of the task, each history item and the prefix to one row's target (module
+    docstring for the definitions). The input runs once; all its ablations run as one batch.
+
+    Returns ``{"task", "items" (list, oldest first), "interaction", "interaction_abs", "prefix",
+    "logp" (S of the intact input), "n_target", "n_history", "prefix_token", "target"}``.
+    Explained in chapter 3, "How much the model leans on each feature".
+    """
+    original, variants, target, titles, resp, k = ablation_inputs(tokenizer, row, catalog, preset, baseline,
+                                                                  max_history, placeholder)
+    s0, s = ablation_logprobs(model, original, variants, target, _pad_id(tokenizer))
     drops = s0 - s
     items = [float(v) for v in drops[1:-1]]
     return {

@@ -9,11 +9,11 @@ import json
 import os
 import math
 import numbers
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import GDRTInputError
+from ..io import JSONPairs, decode_text, key_line, parse_json
 
 RUN_FORMAT = 1  # bump when a change makes cached runs stale
 # fields that do not change a run's results, so not its identity (the hash naming its directory)
@@ -96,28 +96,23 @@ class TrainConfig:
         data = path.read_bytes()
         if not data.strip():
             raise GDRTInputError(path, "config file is empty" + (" (0 bytes)" if not data else ""))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data.count(b"\n", 0, e.start) + 1
-            raise GDRTInputError(path, f"invalid UTF-8 byte 0x{data[e.start]:02x}", line=line) from None
-        text = text[1:] if text.startswith("\ufeff") else text
+        text = decode_text(path, data)
 
-        def pairs(items):
-            seen = {}
-            for k, v in items:
-                if k in seen:
-                    raise GDRTInputError(path, f"key {k!r} given twice", line=_key_line(text, k, 2), field=k)
-                seen[k] = v
-            return seen
+        def as_dict(v):  # JSON objects as dicts, a key given twice refused (json would keep the last)
+            if isinstance(v, list):
+                items = [(k, as_dict(x)) for k, x in v] if isinstance(v, JSONPairs) else [as_dict(x) for x in v]
+                if not isinstance(v, JSONPairs):
+                    return items
+                seen = {}
+                for k, x in items:
+                    if k in seen:
+                        raise GDRTInputError(path, f"key {k!r} given twice", line=key_line(text, k, 2), field=k)
+                    seen[k] = x
+                return seen
+            return v
 
-        try:
-            raw = json.loads(text, object_pairs_hook=pairs)
-        except json.JSONDecodeError as e:
-            raise GDRTInputError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
-        except RecursionError:
-            raise GDRTInputError(path, "invalid JSON: nested too deeply") from None
-        lines = {k: _key_line(text, k) for k in raw} if isinstance(raw, dict) else {}
+        raw = as_dict(parse_json(path, text))
+        lines = {k: key_line(text, k) for k in raw} if isinstance(raw, dict) else {}
         if isinstance(raw, dict):
             if isinstance(raw.get("data_dir"), str):
                 raw["data_dir"] = os.path.expandvars(raw["data_dir"])
@@ -147,12 +142,6 @@ _POSITIVE = ("tau", "epochs", "lr", "lora_alpha")                      # > 0
 _AT_LEAST_1 = ("n_groups", "batch_size", "grad_accum", "lora_r", "max_history", "group_share_rows",
                "group_share_beams", "num_beams", "n_train", "n_valid", "eval_steps", "group_share_every", "save_steps")
 _NON_NEGATIVE = ("warmup_ratio", "weight_decay", "seed")
-
-
-def _key_line(text: str, key: str, nth: int = 1) -> int | None:
-    """1-based line of the ``nth`` ``"key":`` in a JSON text (None when not found)."""
-    ms = list(re.finditer(r'"' + re.escape(key) + r'"\s*:', text))
-    return text.count("\n", 0, ms[nth - 1].start()) + 1 if len(ms) >= nth else None
 
 
 def _show(v) -> str:
