@@ -12,10 +12,15 @@ HF is called the way the reference codebases call it: one prompt per call (``--h
 ``num_beams=B, num_return_sequences=B`` and a trie walk as ``prefix_allowed_tokens_fn`` (mask after
 log-softmax). ``early_stopping`` is HF's default (False); never True with a trie (STACK.md: finished
 beams get -1e9, which still beats masked -inf tokens -> duplicates, missed hypotheses). HF lets a
-hypothesis finish only from its top ``B`` of ``2B`` candidates and stops on a heuristic, so its lists
-may legitimately differ from ours (ours are exact for ``B >= catalog``); the table says how often.
+hypothesis finish only from its top ``B`` of ``2B`` candidates and, with ``early_stopping=False``,
+stops on a heuristic that assumes a beam's length-normalised score cannot rise (with
+``length_penalty=1`` it can). Ours runs the search to exhaustion. So the ranked lists are compared with
+HF run to exhaustion (``early_stopping="never"``, one extra untimed call: the same search), and, as a
+reported number, with the timed default: on one of 8 full-size Game prompts the default stopped
+before finding a title scored -2.66 that both exhaustive searches rank 9th.
 
-Targets (issue 5): in fp32, ours >= 4x faster than HF with identical ranked lists; bf16 is reported.
+Targets (issue 5): in fp32, ours >= 4x faster than HF (its default call) with identical ranked lists
+(against HF's same search run to exhaustion); bf16 is reported.
 """
 
 from __future__ import annotations
@@ -231,7 +236,11 @@ def main(argv=None):
             hf_search(model, tok, prompts[:1], trie, args.beams, args.length_penalty)
             times = bl.interleaved({"ours": ours_fn, "hf": hf_fn}, args.repeats, warmup=0,
                                    sync=torch.cuda.synchronize if args.device.startswith("cuda") else None)
-            cmp = compare(ours_fn.last, hf_fn.last)
+            cmp = compare(ours_fn.last, hf_search(model, tok, prompts, trie, args.beams, args.length_penalty,
+                                                  early_stopping="never", batch=args.hf_batch))
+            default = compare(ours_fn.last, hf_fn.last)
+            cmp["identical_to_hf_default"] = default["identical"]
+            cmp["mean_overlap_hf_default"] = default["mean_overlap"]
             n = len(prompts)
             row = {
                 "dataset": dataset, "dtype": dname, "model": args.model, "titles": len(trie),
@@ -252,16 +261,20 @@ def main(argv=None):
                 note=f"ours {row['ours_s_per_prompt']:.2f} s/prompt, HF {row['hf_s_per_prompt']:.2f} s/prompt; "
                      f"peak {row['ours_peak_mb']:.0f} vs {row['hf_peak_mb']:.0f} MB"))
             targets.append(bl.target(
-                f"identical_{dataset}_{dname}", f"same ranked lists as HF, {DIRNAMES.get(dataset, dataset)}, {dname}",
+                f"identical_{dataset}_{dname}",
+                f"same ranked lists as HF run to exhaustion, {DIRNAMES.get(dataset, dataset)}, {dname}",
                 "share of prompts with identical lists", row["identical_fraction"], "==" if fp32 else None,
                 1.0 if fp32 else None,
                 note=f"{cmp['identical']}/{n} identical, mean top-{args.beams} overlap {cmp['mean_overlap']:.2f}, "
-                     f"max score diff {cmp['max_score_diff']:.1e}"))
+                     f"max score diff {cmp['max_score_diff']:.1e}; against HF's default (heuristic stop): "
+                     f"{cmp['identical_to_hf_default']}/{n} identical, overlap {cmp['mean_overlap_hf_default']:.2f}"))
             print(f"   {tag}: ours {row['ours_s_per_prompt']:.2f} s/prompt, HF {row['hf_s_per_prompt']:.2f}, "
-                  f"x{row['speedup']:.2f}, identical {cmp['identical']}/{n}", file=sys.stderr, flush=True)
+                  f"x{row['speedup']:.2f}, identical {cmp['identical']}/{n} (to HF's default "
+                  f"{cmp['identical_to_hf_default']}/{n})", file=sys.stderr, flush=True)
             model = None  # free it before the next load
     bl.print_table(measurements, ["dataset", "dtype", "titles", "prompts", "prompt_tokens_mean", "ours_s_per_prompt",
-                                  "hf_s_per_prompt", "speedup", "identical", "mean_overlap", "max_score_diff",
+                                  "hf_s_per_prompt", "speedup", "identical", "identical_to_hf_default", "mean_overlap",
+                                  "max_score_diff",
                                   "ours_peak_mb", "hf_peak_mb"])
     bl.finish(args.name, "Constrained beam search: ours against HF generate + prefix_allowed_tokens_fn",
               "quick" if args.quick else "full", targets, measurements,
