@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import GDRTInputError
 from .catalog import Catalog
-from .msl import Row, Rows, _check_digits, _check_title, _csv_records, _decode, _INT_RE, _parse_id_list, _read_bytes, _rows_with_report, _short
+from ..io import decode_text
+from .msl import Row, Rows, _check_digits, _check_title, _csv_records, _INT_RE, _parse_id_list, _read_bytes, _rows_with_report, _short
 
 __all__ = ["D3_COLUMNS", "read_d3", "read_d3_info"]
 
@@ -35,7 +36,7 @@ D3_COLUMNS = (
 def read_d3_info(path) -> Catalog:
     """Catalog from an ``info/*.txt`` file: one ``title<TAB>id`` line per item (the last tab splits)."""
     path = Path(path)
-    text = _decode(path, _read_bytes(path))
+    text = decode_text(path, _read_bytes(path))
     id2title: dict[int, str] = {}
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -84,7 +85,7 @@ def read_d3(csv_path, info_path=None) -> tuple[Rows, Catalog]:
     different titles is an error).
     """
     csv_path = Path(csv_path)
-    text = _decode(csv_path, _read_bytes(csv_path), csv_like=True)
+    text = decode_text(csv_path, _read_bytes(csv_path), csv_like=True)
     info = read_d3_info(info_path) if info_path is not None else None
     id2title: dict[int, str] = dict(info.id2title) if info is not None else {}
     info_name = Path(info_path).name if info_path is not None else ""

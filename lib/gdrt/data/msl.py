@@ -158,9 +158,6 @@ def _read_bytes(path) -> bytes:
     return data
 
 
-_decode = decode_text  # the readers of this package and of d3.py share it
-
-
 def _parse_int(path, value: str, line: int, field: str, what: str = "integer") -> int:
     if not _INT_RE.match(value):
         raise GDRTInputError(path, f"not an {what}: {value!r}", line=line, field=field)
@@ -294,9 +291,6 @@ def _field_at_error(text: str, start: int, header: list[str]) -> str | None:
 # catalog
 
 
-_Pairs = JSONPairs
-
-
 def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
     """Read ``id2name4Rec.json`` (a JSON object: string integer id -> non-empty title).
 
@@ -306,7 +300,7 @@ def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
     path = Path(path)
     text = decode_text(path, _read_bytes(path))
     obj = parse_json(path, text)
-    if not isinstance(obj, _Pairs):
+    if not isinstance(obj, JSONPairs):
         raise GDRTInputError(path, f"expected a JSON object mapping item id -> title, found {_json_kind(obj)}", line=1)
     if not obj:
         raise GDRTInputError(path, "empty catalog (no items)", line=1)
@@ -331,7 +325,7 @@ def read_catalog(path, allow_empty_titles: bool = False) -> Catalog:
         if item_id in id2title:
             raise GDRTInputError(path, f"duplicate item id {key}", line=key_line(text, key, 2), field=key)
         if not isinstance(title, str):
-            kind = "object" if isinstance(title, _Pairs) else _json_kind(title).split()[-1]
+            kind = "object" if isinstance(title, JSONPairs) else _json_kind(title).split()[-1]
             raise GDRTInputError(path, f"title must be a string, found {kind}", line=key_line(text, key), field=key)
         if not allow_empty_titles and not title.strip():
             raise GDRTInputError(
@@ -355,7 +349,7 @@ def _json_kind(obj) -> str:
         return "a string"
     if isinstance(obj, list):
         return "a list"
-    return "an object" if isinstance(obj, _Pairs) else type(obj).__name__
+    return "an object" if isinstance(obj, JSONPairs) else type(obj).__name__
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -383,7 +377,7 @@ def read_msl(path, catalog: Catalog | None = None) -> Rows:
     order and histories longer than 10, all kept and counted).
     """
     path = Path(path)
-    text = _decode(path, _read_bytes(path), csv_like=True)
+    text = decode_text(path, _read_bytes(path), csv_like=True)
     id2title = catalog.id2title if catalog is not None else None
     cat_name = Path(catalog.source).name if catalog is not None and catalog.source else "the catalog"
     rows: list[Row] = []
