@@ -40,8 +40,9 @@
 # At the `cpu` profile the two models are a 135M-parameter model tuned for one epoch on a few hundred
 # rows, and the attribution sample is small: an interval that includes 0 says this sample cannot tell
 # the models apart, not that GDRT does nothing. The paper's setting needs the `gpu` profile. The
-# second part of this chapter — sensitivity to $G$ and $\tau$ (paper Fig. 10, 11) and cost (Fig. 12)
-# — is not written yet.
+# second part — sensitivity to $G$ and $\tau$ (paper Fig. 10, 11) and cost (Fig. 12) — measures what
+# the grid does to GDRT's objective on this run's losses; training GDRT at every grid point is left to
+# the `gpu` profile (or the `grid` parameter).
 # ```
 
 # %% tags=["parameters"]
@@ -54,21 +55,25 @@ n_boot = 2000           # paired bootstrap resamples
 n_groups = 5            # the GDRT run of chapter 5 (the same values reuse it)
 tau = 0.5
 grouping = "kmeans"
+grid = None             # [[G, tau], ...] GDRT runs for Fig. 10/11 (None: the profile's; none at cpu)
+n_loss_rows = 32        # training rows whose token losses feed the weight sensitivity
 seed = 0
 
 # %% tags=["remove-cell"]
 import pandas as pd
 from myst_nb import glue
 
-from gdrt import book, diagnostics
+from gdrt import book, diagnostics, paper, perf
 from gdrt.models.loading import load_trained
+from gdrt.objectives.relevance import Grouping, token_values
 from gdrt.plots import bias as plots
 from gdrt.training.runs import subset
 
-cfg = book.setup(profile, dataset=dataset, model=model, seed=seed, n_attr=n_attr)
+cfg = book.setup(profile, dataset=dataset, model=model, seed=seed, n_attr=n_attr, grid=grid)
 pd.set_option("display.precision", 4)
 glue("profile", profile, display=False)
 glue("n_boot", n_boot, display=False)
+glue("G", n_groups, display=False)
 
 # %%
 book.banner(cfg)
@@ -198,6 +203,72 @@ book.glue_all({"trace_points": len(gap), "trace_mean_gap": gap["gdrt - sft"].mea
 # {numref}`tab-07-paired`, whichever way they came out.
 # ```
 #
+# ## Sensitivity to $G$ and $\tau$ (paper Fig. 10, 11)
+#
+# $G$ decides how finely the tokens are split by relevance, and $\tau$ how hard the softmax of
+# {ref}`Eq. (5) <eq-5>` leans on the group with the highest loss. Before any retraining, their effect
+# on the *objective* can be read off one model's losses: split the training tokens into $G$ groups
+# (each $G$ of the paper's grid), take the SFT model's mean loss $L(g)$ per group on
+# {glue:text}`n_loss_rows` training rows, and compute the weights $Q(g)$ GDRT would put on them at
+# each $\tau$ of the grid.
+
+# %%
+rel = book.relevance(cfg, data.catalog)
+values = token_values(rel, data.catalog, data.train)
+sft_lm = load_trained(sft.run_dir, bf16=False)
+loss_rows = data.train[:n_loss_rows]
+losses = {G: diagnostics.group_losses(sft_lm.model, sft_lm.tokenizer, loss_rows, data.catalog, cfg.preset, rel,
+                                      Grouping.fit(values, G, grouping, seed))["group_loss"]
+          for G in paper.GRID_G}
+sens = diagnostics.weight_sensitivity(losses, paper.GRID_TAU)
+glue("n_loss_rows", len(loss_rows), display=False)
+sens.pivot_table(index=["G", "group"], columns="tau", values="Q(g)").round(3)
+
+# %% tags=["remove-cell"]
+top = sens[(sens["G"] == n_groups)]
+worst = top.loc[top["L(g)"].idxmax(), "group"]
+q_worst = top[top["group"] == worst].set_index("tau")["Q(g)"]
+book.glue_all({"sens_worst_group": int(worst), "sens_q_small": q_worst.iloc[0], "sens_q_large": q_worst.iloc[-1],
+               "sens_tau_small": q_worst.index[0], "sens_tau_large": q_worst.index[-1],
+               "sens_uniform": 1 / n_groups})
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "GDRT's group weights Q(g) on the SFT model's per-group training losses, for each G (panels) and tau (x, log scale) of the paper's grid. Look at how fast the weight of the highest-loss group grows as tau shrinks, and how a larger G splits the same tokens into more, smaller groups.", "name": "fig-07-weights"}}
+plots.weight_sensitivity(sens)
+
+# %% [markdown]
+# With $G$ = {glue:text}`G` groups, the group with the highest loss (group
+# {glue:text}`sens_worst_group`) gets weight {glue:text}`sens_q_small:.2f` at
+# $\tau$ = {glue:text}`sens_tau_small` and {glue:text}`sens_q_large:.2f` at $\tau$ =
+# {glue:text}`sens_tau_large`, against {glue:text}`sens_uniform:.2f` for a uniform weighting. This is
+# the objective's side of Fig. 10 and 11; what it does to the recommendations needs one trained model
+# per grid point:
+
+# %%
+book.sensitivity_grid(cfg, cfg.grid, grouping, limit=cfg.n_compare,
+                      minutes_per_run=(sft.final["train_seconds"] + sft.timing["seconds"]) / 60)
+
+# %% [markdown]
+# ## Cost (paper Fig. 12)
+#
+# GDRT adds two things to SFT: the relevance pre-pass of {ref}`Eq. (3) <eq-3>` (one forward pass over
+# the catalog's titles, cached) and, per step, the group statistics and softmax of
+# {ref}`Eq. (5) <eq-5>` (a few operations on $G$ numbers).
+
+# %% tags=["remove-cell"]
+bench = perf.load_results().get("train_step", {"targets": []})
+t = {x["id"]: x["value"] for x in bench["targets"]}
+book.glue_all({"cost_step_ratio": gdrt.final["seconds_per_step"] / sft.final["seconds_per_step"],
+               "cost_sft_step": sft.final["seconds_per_step"], "cost_gdrt_step": gdrt.final["seconds_per_step"],
+               "cost_bench_ratio": t.get("gdrt_over_sft", float("nan")),
+               "cost_relevance_epoch": t.get("relevance_over_epoch", float("nan"))})
+
+# %% [markdown]
+# In this build's runs GDRT took {glue:text}`cost_gdrt_step:.2f` s per optimizer step against SFT's
+# {glue:text}`cost_sft_step:.2f` s ({glue:text}`cost_step_ratio:.3f`×). The benchmark of
+# {doc}`08_performance`, with both losses timed side by side on the same batches, measured
+# {glue:text}`cost_bench_ratio:.3f`×, and the relevance pre-pass at
+# {glue:text}`cost_relevance_epoch:.3f`× the time of one SFT epoch over `train_10000`.
+#
 # ## Summary
 #
 # - A paired bootstrap ({eq}`eq-07-paired`) compares two models on the same rows; its interval of
@@ -209,6 +280,10 @@ book.glue_all({"trace_points": len(gap), "trace_mean_gap": gap["gdrt - sft"].mea
 #   ({glue:text}`top1_diff:+.1%`); NDCG@10: {glue:text}`ndcg10_verdict` ({glue:text}`ndcg10_diff:+.4f`).
 # - Over training the top-1 group-1 share of GDRT minus SFT's averaged
 #   {glue:text}`trace_mean_gap:+.1%` ({numref}`tab-07-trace`).
+# - On the objective, $\tau$ sets how much of the weight goes to the highest-loss group
+#   ({glue:text}`sens_q_small:.2f` at $\tau$ = {glue:text}`sens_tau_small`,
+#   {glue:text}`sens_q_large:.2f` at {glue:text}`sens_tau_large`, {numref}`fig-07-weights`); a step of
+#   GDRT costs {glue:text}`cost_bench_ratio:.3f`× one of SFT.
 #
 # ## Exercises
 #

@@ -164,13 +164,15 @@ def test_config_rejects_bad_values(synth_dir):
         TrainConfig(data_dir=str(synth_dir), method="dpo")
 
 
-@pytest.mark.parametrize("method", ["sft", "gdrt"])
-def test_gradient_accumulation_equals_one_large_batch(method, tiny_model_path, data, tmp_path):
+@pytest.mark.parametrize("method,msl", [("sft", False), ("gdrt", False), ("sft", True), ("gdrt", True)])
+def test_gradient_accumulation_equals_one_large_batch(method, msl, tiny_model_path, data, tmp_path):
     """One optimizer step over 4 examples: micro-batches of 2 accumulated twice give the same LoRA
-    weights as one batch of 4 (dropout off; padding differs, hence the small tolerance)."""
+    weights as one batch of 4 (dropout off; padding differs, hence the small tolerance). With ``msl``
+    the token losses are MSL's (softmax over the trie's allowed tokens)."""
     from transformers import TrainingArguments
 
     from gdrt.data import encode_response
+    from gdrt.decoding import build_trie
     from gdrt.training.examples import ExampleDataset
     from gdrt.training.trainer import GDRTTrainer
 
@@ -182,8 +184,10 @@ def test_gradient_accumulation_equals_one_large_batch(method, tiny_model_path, d
         for name, p in lm.model.named_parameters():  # LoRA B starts at 0: give it values so A gets gradients
             if "lora_B" in name:
                 torch.nn.init.normal_(p, std=0.02, generator=torch.Generator().manual_seed(1))
+        trie = build_trie(lm.tokenizer, catalog.titles) if msl else None
         ex = build_examples(rows[:4], catalog, PRESET, lm.tokenizer,  # token t of a title in group t % 3
-                            token_group_of=lambda t: np.arange(len(encode_response(lm.tokenizer, t))) % 3)
+                            token_group_of=lambda t: np.arange(len(encode_response(lm.tokenizer, t))) % 3,
+                            trie=trie)
         args = TrainingArguments(output_dir=str(tmp_path / f"{bs}-{ga}"), per_device_train_batch_size=bs,
                                  gradient_accumulation_steps=ga, max_steps=1, learning_rate=1e-2, report_to=[],
                                  use_cpu=True, remove_unused_columns=False, save_strategy="no", seed=0,

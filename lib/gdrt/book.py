@@ -22,13 +22,16 @@ REPO = Path(__file__).resolve().parents[2]
 PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny", adapter="lora", train_split="train_10000", n_train=96, valid_split="valid_500",
                   n_valid=16, test_split="test_500", n_test=32, epochs=2.0, batch_size=8, lr=3e-3, bf16=False,
-                  n_attr=4, n_live=2, group_share_every=3, group_share_rows=8),
+                  n_attr=4, n_live=2, group_share_every=3, group_share_rows=8, n_compare=16, sasrec_epochs=3,
+                  grid=[[2, 0.5], [5, 1.0]]),
     "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=256,
                 valid_split="valid_500", n_valid=32, test_split="test_500", n_test=None, epochs=1.0,
-                batch_size=8, lr=5e-4, bf16=True, n_attr=16, n_live=3, group_share_every=16, group_share_rows=16),
+                batch_size=8, lr=5e-4, bf16=True, n_attr=16, n_live=3, group_share_every=16, group_share_rows=16, n_compare=48,
+                sasrec_epochs=40, grid=[]),
     "gpu": dict(model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,
                 valid_split="valid_500", n_valid=500, test_split="test_5000", n_test=None, epochs=5.0,
-                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5, group_share_every=50, group_share_rows=100),
+                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5, group_share_every=50, group_share_rows=100, n_compare=None,
+                sasrec_epochs=200, grid=[[G, t] for G in (2, 5, 10) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]),
 }
 
 
@@ -211,11 +214,13 @@ def group_table(grouping, values):
     return pd.DataFrame(rows).set_index("group").round(3) if rows else pd.DataFrame()
 
 
-def run(cfg: BookConfig, method: str, **kw):
+def run(cfg: BookConfig, method: str, limit: int | None = None, length_penalty: float = 1.0, **kw):
     """Train (or reuse, by config hash, or resume an interrupted one) and evaluate one method at this
     profile. Prints one line on what it did ("reused the finished run at ...", "resumed from checkpoint
     step N ..." or "trained from scratch: ..."); returns run_dir, ``training`` (that line),
-    ``training_status`` ("reused" / "resumed" / "trained"), final stats, logs and test metrics."""
+    ``training_status`` ("reused" / "resumed" / "trained"), final stats, logs and test metrics.
+    ``limit``: evaluate the first ``limit`` test rows only (default: the profile's ``n_test``);
+    ``length_penalty=0`` ranks by the plain sum of log-probabilities (D3's decoding)."""
     from types import SimpleNamespace
 
     from .evaluation import evaluate_run
@@ -224,9 +229,10 @@ def run(cfg: BookConfig, method: str, **kw):
     tc = train_config(cfg, method, **kw)
     res = train_run(tc, runs_root=cfg.runs_root, progress=False)
     run_dir = res.run_dir
-    print(f"{method}: {res.note}")
+    print(res.note)
     r = load_run(run_dir)
-    metrics, eval_dir = evaluate_run(run_dir, cfg.test_split, cfg.n_test, num_beams=cfg.sizes.get("num_beams", 10),
+    metrics, eval_dir = evaluate_run(run_dir, cfg.test_split, limit or cfg.n_test,
+                                     num_beams=cfg.sizes.get("num_beams", 10), length_penalty=length_penalty,
                                      progress=False)
     from .io import read_json
 
@@ -251,3 +257,94 @@ def glue_metrics(metrics: dict, keys=("ndcg@5", "ndcg@10", "hit@5", "hit@10", "m
     values.update({f"{name}_top1_g1": m["top1_group_share"][0] for name, m in metrics.items()})
     values["target_g1"] = next(iter(metrics.values()))["target_group_share"][0]
     glue_all(values)
+
+
+def sasrec(cfg: BookConfig, limit: int | None = None):
+    """SASRec at this profile (:mod:`gdrt.models.sasrec`): trained on the dataset's full ``train``
+    split where it has one (as the MSL and GDRT papers train ID-based models), else on the profile's
+    training split; scored on the same test rows and item groups as the LLM methods; cached."""
+    from types import SimpleNamespace
+
+    from .data.derive import load_catalog, load_split
+    from .models.sasrec import SASRecConfig, run_sasrec
+
+    catalog = load_catalog(cfg.data_dir)
+    split = "train" if (cfg.data_dir / "train.csv").exists() else cfg.train_split
+    train = load_split(cfg.data_dir, split, catalog)
+    valid = load_split(cfg.data_dir, cfg.valid_split, catalog)
+    n = limit or cfg.n_test
+    test = load_split(cfg.data_dir, cfg.test_split, catalog)[: n or None]
+    sc = SASRecConfig(epochs=cfg.sasrec_epochs, seed=cfg.seed)
+    groups = item_groups(cfg, catalog)
+    out = cfg.runs_root / f"sasrec-{cfg.dataset}-{sc.key()}-{split}" / (f"eval-{cfg.test_split}" + (f"-{n}" if n else ""))
+    res = run_sasrec(train, valid, test, catalog, groups, out, sc)
+    print(f"sasrec: {res['status']} ({len(train)} rows of {split}): {out}")
+    return SimpleNamespace(**res, train_split=split, n_train=len(train))
+
+
+def item_groups(cfg: BookConfig, catalog) -> dict[int, int]:
+    """``{item_id: group}`` of Eq. 2 under the base model (the groups every metric uses), cached."""
+    from .evaluation import reference_item_groups
+
+    return {i: v["group"] for i, v in reference_item_groups(cfg.model, catalog, cfg.preset,
+                                                            lm=_MODELS.get(cfg.model)).items()}
+
+
+def allowed_table(cfg: BookConfig, title: str, trie):
+    """One title's response tokens with the number of tokens the trie allows at each (MSL's softmax)."""
+    import pandas as pd
+
+    from .data import encode_response
+    from .objectives.baselines import allowed_after_prefixes
+
+    tok = base_model(cfg).tokenizer
+    ids = encode_response(tok, title)
+    return pd.DataFrame({"token": [repr(tok.decode([i])) for i in ids],
+                         "allowed tokens": [len(a) for a in allowed_after_prefixes(trie, ids)]})
+
+
+def forced_share(cfg: BookConfig, rows, catalog, trie) -> float:
+    """Share of the training target tokens that the trie forces (one allowed token: MSL loss 0)."""
+    from .data import encode_response
+    from .objectives.baselines import allowed_after_prefixes
+
+    tok = base_model(cfg).tokenizer
+    counts = [len(a) for r in rows for a in allowed_after_prefixes(trie, encode_response(tok, catalog.title(r.target)))]
+    return sum(c == 1 for c in counts) / len(counts)
+
+
+def reweight_table(cfg: BookConfig, rows, catalog, max_history: int = 10):
+    """IFairLRS's weights on these training rows: per item group GH(g), GT(g) and w = GH/GT."""
+    import pandas as pd
+
+    from .objectives.baselines import group_shares, ifair_group_weights
+
+    g = item_groups(cfg, catalog)
+    hist = [g[i] for r in rows for i in r.history[-max_history:]]
+    tgt = [g[r.target] for r in rows]
+    gh, gt = group_shares(hist, tgt)
+    return pd.DataFrame({"group": range(1, 6), "GH (histories)": gh, "GT (targets)": gt,
+                         "weight w = GH/GT": ifair_group_weights(hist, tgt)}).set_index("group").round(3)
+
+
+def sensitivity_grid(cfg: BookConfig, grid, grouping: str = "kmeans", limit: int | None = None,
+                     minutes_per_run: float | None = None):
+    """Paper Fig. 10/11: GDRT trained and evaluated at every ``[G, tau]`` of ``grid`` (the first
+    ``limit`` test rows), one row per point. With an empty grid (the ``cpu`` profile's), a note saying
+    what a point would cost (``minutes_per_run``) and how to ask for it, instead of a table."""
+    import pandas as pd
+    from IPython.display import Markdown
+
+    if not grid:
+        cost = f" (about {minutes_per_run:.0f} min each on this machine)" if minutes_per_run else ""
+        return Markdown(f"```{{note}}\nNo grid point is trained at profile `{cfg.profile}`: each is one more "
+                        f"training run and evaluation{cost}. Pass `-p grid '[[2, 0.5], [10, 0.5]]'` to train "
+                        "some, or run the `gpu` profile, whose grid is the paper's 3 x 5.\n```")
+    rows = []
+    for G, tau in grid:
+        r = run(cfg, "gdrt", n_groups=int(G), tau=float(tau), grouping=grouping, limit=limit)
+        m = r.metrics
+        rows.append({"G": int(G), "tau": float(tau), "ndcg@10": m["ndcg@10"], "hit@10": m["hit@10"],
+                     "mgu@5": m["mgu@5"], "dgu@5": m["dgu@5"], "top-1 in group 1": m["top1_group_share"][0],
+                     "s/step": r.final["seconds_per_step"], "n_rows": m["n_rows"]})
+    return pd.DataFrame(rows).set_index(["G", "tau"]).round(4)

@@ -29,8 +29,9 @@ def weights_note(cfg: dict) -> str:
 
 
 def recommend(model, tokenizer, rows, catalog, preset, num_beams=10, length_penalty=1.0, batch_size=8,
-              max_history=10, trie=None, progress=True) -> list[dict]:
-    """One prediction per row: ranked titles, their id lists and the search's final scores."""
+              max_history=10, trie=None, progress=True, mask="after") -> list[dict]:
+    """One prediction per row: ranked titles, their id lists and the search's final scores.
+    ``mask``: where the trie restricts the scores (:func:`gdrt.decoding.constrained_beam_search`)."""
     trie = trie or build_trie(tokenizer, catalog.titles)
     preds = []
     bar = tqdm(total=len(rows), desc="CBS", disable=not progress)
@@ -38,7 +39,7 @@ def recommend(model, tokenizer, rows, catalog, preset, num_beams=10, length_pena
         chunk = rows[start : start + batch_size]
         prompts = [row_prompt(r, catalog, preset, max_history) for r in chunk]
         results = constrained_beam_search(model, tokenizer, prompts, trie, num_beams=num_beams,
-                                          length_penalty=length_penalty, batch_size=batch_size)
+                                          length_penalty=length_penalty, batch_size=batch_size, mask=mask)
         for i, (row, prompt, res) in enumerate(zip(chunk, prompts, results)):
             titles = [t for t, _ in res]
             preds.append({
@@ -106,7 +107,7 @@ def shard_bounds(n_rows: int, batch_size: int, rank: int, world: int) -> tuple[i
 
 
 def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None, config=None,
-             num_beams=10, length_penalty=1.0, batch_size=8, max_history=10, progress=True) -> dict:
+             num_beams=10, length_penalty=1.0, batch_size=8, max_history=10, progress=True, mask="after") -> dict:
     """Recommend for ``rows``, score, and write the results into ``out_dir`` (atomically).
 
     ``item_groups``: ``{item_id: {"group": g, "relevance": r}}`` from the fixed reference model.
@@ -121,7 +122,7 @@ def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None,
     t0 = time.perf_counter()
     if state is None:
         preds = recommend(model, tokenizer, rows, catalog, preset, num_beams, length_penalty, batch_size,
-                          max_history, progress=progress)
+                          max_history, progress=progress, mask=mask)
     else:
         from accelerate.utils import broadcast_object_list, gather_object
 
@@ -129,7 +130,7 @@ def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None,
             model = model.to(state.device)
         lo, hi = shard_bounds(len(rows), batch_size, state.process_index, state.num_processes)
         part = recommend(model, tokenizer, rows[lo:hi], catalog, preset, num_beams, length_penalty, batch_size,
-                         max_history, progress=progress and state.is_main_process)
+                         max_history, progress=progress and state.is_main_process, mask=mask)
         for p in part:
             p["row"] += lo
         preds = gather_object(part)
@@ -143,6 +144,7 @@ def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None,
     if item_groups:
         write_json(out / "item_groups.json", {str(k): v for k, v in sorted(item_groups.items())})
     write_json(out / "config.json", {**(config or {}), "num_beams": num_beams, "length_penalty": length_penalty,
+                                     "mask": mask,
                                      "n_rows": len(rows), "gdrt_version": __version__})
     write_json(out / "timing.json", {"seconds": seconds, "seconds_per_prompt": seconds / max(1, len(rows)),
                                      "processes": 1 if state is None else state.num_processes})
@@ -165,22 +167,35 @@ def reference_item_groups(model_name, catalog, preset, cache_dir=None, n_groups=
     return {i: {"group": int(g[i]), "relevance": float(r[i])} for i in sorted(r)}
 
 
+def decode_mask(cfg: dict) -> str:
+    """How a run's model is decoded: MSL runs (``token_loss="msl"``) with the log-softmax over the
+    trie's allowed tokens (``"before"``), as they were trained; all others over the vocabulary."""
+    return "before" if cfg.get("token_loss") == "msl" else "after"
+
+
 def evaluate_run(run_dir, split="test_500", limit=None, num_beams=10, length_penalty=1.0, batch_size=8,
                  item_groups=None, progress=True, overwrite=False) -> tuple[dict, Path]:
     """Evaluate a finished training run's selected adapter on ``split`` (first ``limit`` rows);
-    results go to ``RUN/eval-SPLIT[-LIMIT]/`` and are reused when already there."""
+    results go to ``RUN/eval-SPLIT[-LIMIT]-bBEAMS-lpPENALTY[-mb]/`` (``-mb``: decoded with the mask
+    before the softmax, :func:`decode_mask`) and are reused when already there."""
     from .data import complete_dataset, get_preset, load_catalog, load_split
     from .io import read_json
     from .models.loading import load_trained
 
     run_dir = Path(run_dir)
     cfg = read_json(run_dir / "config.json")
-    out = run_dir / (f"eval-{split}" + (f"-{limit}" if limit else "") + f"-b{num_beams}-lp{length_penalty:g}")
+    mask = decode_mask(cfg)
+    suffix = f"-b{num_beams}-lp{length_penalty:g}" + ("-mb" if mask == "before" else "")
+    out = run_dir / (f"eval-{split}" + (f"-{limit}" if limit else "") + suffix)
     if (out / "metrics.json").exists() and not overwrite:
         if read_json(out / "config.json").get("eval_format") == EVAL_FORMAT:
             return read_json(out / "metrics.json"), out
         # results of an older evaluation procedure (e.g. QLoRA adapters on the full-precision base):
         # recomputed, never mixed with current ones
+    if limit and is_main_process():
+        m = _rescore_prefix(run_dir, split, limit, suffix, item_groups, out)
+        if m is not None:
+            return m, out
     preset = get_preset(cfg["dataset"])
     data_dir = Path(cfg["data_dir"])
     if not (data_dir / f"{split}.csv").exists():  # e.g. Book's test_500: from its derived folder
@@ -195,5 +210,33 @@ def evaluate_run(run_dir, split="test_500", limit=None, num_beams=10, length_pen
                          "method": cfg["method"], "data_dir": cfg["data_dir"], "dataset": cfg["dataset"],
                          "weights": weights_note(cfg), "eval_format": EVAL_FORMAT},
                  num_beams=num_beams, length_penalty=length_penalty, batch_size=batch_size,
-                 max_history=cfg["max_history"], progress=progress)
+                 max_history=cfg["max_history"], progress=progress, mask=mask)
     return m, out
+
+
+def _rescore_prefix(run_dir: Path, split, limit, suffix, item_groups, out) -> dict | None:
+    """The first ``limit`` rows of an evaluation already on disk over more rows of the same split
+    (same beams, length penalty and procedure), scored again and written to ``out``: no decoding.
+    Rows are decoded in batches from the first row, so when ``limit`` is a multiple of the batch size
+    these are exactly the predictions a ``limit``-row evaluation would make. ``None`` if there is none."""
+    from .diagnostics.callbacks import load_predictions
+    from .io import read_json
+
+    for cand in sorted(run_dir.glob(f"eval-{split}*{suffix}")):
+        if cand == out or not (cand / "metrics.json").exists():
+            continue
+        c = read_json(cand / "config.json")
+        if c.get("eval_format") != EVAL_FORMAT or c.get("n_rows", 0) < limit or c.get("split") != split:
+            continue
+        preds = load_predictions(cand)[:limit]
+        if item_groups is None:
+            item_groups = {int(k): v for k, v in read_json(cand / "item_groups.json").items()}
+        groups = {i: v["group"] for i, v in item_groups.items()}
+        metrics = score_predictions(preds, groups)
+        write_jsonl(out / "predictions.jsonl", preds)
+        write_json(out / "item_groups.json", {str(k): v for k, v in sorted(item_groups.items())})
+        write_json(out / "config.json", {**c, "limit": limit, "n_rows": limit, "rescored_from": str(cand)})
+        write_json(out / "timing.json", read_json(cand / "timing.json"))
+        write_json(out / "metrics.json", metrics)
+        return metrics
+    return None

@@ -10,7 +10,7 @@ from .callbacks import (GroupShareCallback, decode_rows, every_n_steps, group_sh
                         load_item_groups, load_predictions, share_numbers, topk_group_share, trace_table)
 from .cooccurrence import (SOURCES, cooccurrence_counts, cooccurrence_from_tokens, cooccurrence_summary, pair_rates,
                            top_pairs)
-from .group_loss import group_loss_table, group_losses
+from .group_loss import group_loss_table, group_losses, weight_sensitivity
 from .paired import cached_attribution, paired_table, trace_gap, verdicts
 
 __all__ = [
@@ -20,6 +20,6 @@ __all__ = [
     "GroupShareCallback", "decode_rows", "every_n_steps", "group_share_table", "group_share_trace",
     "load_item_groups", "load_predictions", "share_numbers", "topk_group_share", "trace_table",
     "SOURCES", "cooccurrence_counts", "cooccurrence_from_tokens", "cooccurrence_summary", "pair_rates", "top_pairs",
-    "group_loss_table", "group_losses",
+    "group_loss_table", "group_losses", "weight_sensitivity",
     "cached_attribution", "paired_table", "trace_gap", "verdicts",
 ]

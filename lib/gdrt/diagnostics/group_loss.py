@@ -57,3 +57,26 @@ def group_loss_table(results_by_model: dict):
         for g, (loss, n) in enumerate(zip(r["group_loss"], r["counts"]), start=1):
             recs.append({"model": name, "group": g, "tokens": int(n), "loss": float(loss)})
     return pd.DataFrame(recs)
+
+
+def weight_sensitivity(group_losses_by_G: dict, taus):
+    """What GDRT's weights would be at given group losses, over a grid of G and tau (chapter 7).
+
+    ``group_losses_by_G``: ``{G: L[G]}`` (NaN for a group without tokens, left out of the softmax as
+    in Eq. 5). Returns a long table: ``G, tau, group`` (1-based), ``L(g)``, ``Q(g) = softmax(L/tau)``,
+    and ``Q/uniform`` (the weight against the 1/G of plain group-balanced cross-entropy)."""
+    import pandas as pd
+
+    from ..objectives.gdrt import group_weights
+
+    recs = []
+    for G, losses in group_losses_by_G.items():
+        loss = torch.as_tensor(np.asarray(losses, dtype=np.float64))
+        present = ~torch.isnan(loss)
+        for tau in taus:
+            q = group_weights(torch.nan_to_num(loss, nan=0.0), present, float(tau))
+            n = int(present.sum())
+            for g in range(len(loss)):
+                recs.append({"G": int(G), "tau": float(tau), "group": g + 1, "L(g)": float(loss[g]),
+                             "Q(g)": float(q[g]), "Q/uniform": float(q[g]) * n})
+    return pd.DataFrame(recs)

@@ -129,3 +129,20 @@ def paired_differences(table, a: str, b: str):
         fig.add_vline(x=0, line_color="#7f7f7f", line_width=1, row=i, col=1)
     fig.update_xaxes(zeroline=False)
     return _layout(fig, height=110 * len(names) + 60)
+
+
+def weight_sensitivity(table):
+    """Paper Fig. 10/11's knobs, on the objective: per G (one panel each), the weight Q(g) of every
+    group against tau (log axis). ``table``: :func:`gdrt.diagnostics.weight_sensitivity`."""
+    Gs = sorted(table["G"].unique())
+    fig = make_subplots(rows=1, cols=len(Gs), subplot_titles=[f"G = {G}" for G in Gs], shared_yaxes=True)
+    for col, G in enumerate(Gs, start=1):
+        sub = table[table["G"] == G]
+        for g in sorted(sub["group"].unique()):
+            row = sub[sub["group"] == g].sort_values("tau")
+            fig.add_scatter(x=row["tau"], y=row["Q(g)"], mode="lines+markers", name=f"group {g}",
+                            legendgroup=f"group {g}", showlegend=col == len(Gs),
+                            line_color=GROUP_COLORS[(g - 1) % len(GROUP_COLORS)], row=1, col=col)
+        fig.update_xaxes(type="log", title_text="τ", row=1, col=col)
+    fig.update_yaxes(title_text="Q(g)", row=1, col=1)
+    return _layout(fig, height=380)

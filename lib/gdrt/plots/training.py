@@ -8,7 +8,8 @@ from plotly.subplots import make_subplots
 
 GROUP_COLORS = ["#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#17becf"]
-METHOD_COLORS = {"base": "#7f7f7f", "sft": "#d62728", "gdrt": "#1f77b4"}
+METHOD_COLORS = {"base": "#7f7f7f", "sft": "#d62728", "gdrt": "#1f77b4", "d3": "#ff7f0e", "reweight": "#bcbd22",
+                 "msl": "#9467bd", "msl+gdrt": "#17becf", "sasrec": "#8c564b"}
 
 
 def _layout(fig, title=None, height=380, **kw):
@@ -93,3 +94,17 @@ def bar(labels, values, title=None, ytitle=None, fmt=None):
     """A plain bar chart (chapter 2's distributions)."""
     fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color="#1f77b4"))
     return _layout(fig, title=title, yaxis_title=ytitle, yaxis_tickformat=fmt, showlegend=False)
+
+
+def accuracy_vs_bias(metrics: dict, k: int = 10, target_share: float | None = None):
+    """One point per method: share of top-1 recommendations in item group 1 (x; the bias) against
+    NDCG@k (y); the test targets' group-1 share as a dashed vertical line (no bias)."""
+    fig = go.Figure()
+    for name, m in metrics.items():
+        fig.add_scatter(x=[m["top1_group_share"][0]], y=[m[f"ndcg@{k}"]], mode="markers+text", text=[name],
+                        textposition="top center", name=name, marker=dict(size=12, color=METHOD_COLORS.get(name)))
+    if target_share is not None:
+        fig.add_vline(x=target_share, line_dash="dash", line_color="black",
+                      annotation_text="test targets", annotation_position="bottom right")
+    return _layout(fig, xaxis_title="top-1 recommendations in item group 1", xaxis_tickformat=".0%",
+                   yaxis_title=f"NDCG@{k}", showlegend=False)

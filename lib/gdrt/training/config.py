@@ -32,7 +32,8 @@ class TrainConfig:
     n_valid: int | None = 100
     model: str = "smollm2-135m"
     adapter: str | None = "qlora"    # "qlora" | "lora"
-    method: str = "sft"              # "sft" | "gdrt"
+    method: str = "sft"              # "sft" | "gdrt" | "reweight" (IFairLRS sample weights, chapter 6)
+    token_loss: str = "ce"           # "ce" | "msl" (softmax over the trie's allowed tokens, chapter 6)
     n_groups: int = 5
     tau: float = 1.0
     grouping: str = "kmeans"         # "kmeans" | "quantile"
@@ -122,7 +123,9 @@ class TrainConfig:
     def key(self) -> str:
         d = dataclasses.asdict(self)
         d["data_dir"] = str(Path(self.data_dir).resolve())
-        if d["group_share_every"] is None:  # keep the hashes of runs made before the option existed
+        if d["token_loss"] == "ce":  # keep the hashes of runs made before the option existed
+            del d["token_loss"]
+        if d["group_share_every"] is None:
             for k in ("group_share_every", "group_share_rows", "group_share_beams"):
                 del d[k]
         for k in NOT_IN_KEY:  # how a run is carried out, not what it computes
@@ -131,13 +134,15 @@ class TrainConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def run_name(self) -> str:
-        return f"{self.method}-{self.dataset}-{self.key()}"
+        """``METHOD-DATASET-KEY``; MSL runs are ``msl-...`` (SFT's aggregation) or ``gdrt-msl-...``."""
+        method = self.method if self.token_loss == "ce" else ("msl" if self.method == "sft" else f"{self.method}-msl")
+        return f"{method}-{self.dataset}-{self.key()}"
 
 
 # --------------------------------------------------------------------------------------------------
 # validation: the type of every field, then the allowed values
 
-_CHOICES = {"method": ("sft", "gdrt"), "adapter": ("qlora", "lora"), "grouping": ("kmeans", "quantile")}
+_CHOICES = {"method": ("sft", "gdrt", "reweight"), "token_loss": ("ce", "msl"), "adapter": ("qlora", "lora"), "grouping": ("kmeans", "quantile")}
 _POSITIVE = ("tau", "epochs", "lr", "lora_alpha")                      # > 0
 _AT_LEAST_1 = ("n_groups", "batch_size", "grad_accum", "lora_r", "max_history", "group_share_rows",
                "group_share_beams", "num_beams", "n_train", "n_valid", "eval_steps", "group_share_every", "save_steps")
@@ -188,7 +193,8 @@ def _validate(values: dict, source: str, lines: dict | None = None) -> None:
             bad(name, f"{name} must be a finite number, got {v!r}")
     for name, choices in _CHOICES.items():
         if values.get(name) not in choices:
-            bad(name, f"{name} must be {' or '.join(map(repr, choices))}, got {values.get(name)!r}")
+            names = [repr(c) for c in choices]
+            bad(name, f"{name} must be {', '.join(names[:-1])} or {names[-1]}, got {values.get(name)!r}")
     for name in _POSITIVE:
         if not values[name] > 0:
             bad(name, f"{name} must be > 0, got {values[name]}")

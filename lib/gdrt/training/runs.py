@@ -52,7 +52,7 @@ class ValidationCallback(TrainerCallback):
         self.trie = build_trie(tokenizer, catalog.titles)
 
     def _validate(self, model, state):
-        from ..evaluation import recommend, score_predictions
+        from ..evaluation import decode_mask, recommend, score_predictions
 
         was_training = model.training
         model.eval()
@@ -62,7 +62,8 @@ class ValidationCallback(TrainerCallback):
         autocast = self.cfg.bf16 and self.snapshot is None and not torch.cuda.is_available()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             preds = recommend(decoder, self.tok, self.rows, self.catalog, self.preset, self.cfg.num_beams,
-                              trie=self.trie, max_history=self.cfg.max_history, progress=False)
+                              trie=self.trie, max_history=self.cfg.max_history, progress=False,
+                              mask=decode_mask({"token_loss": self.cfg.token_loss}))
         del decoder
         m = score_predictions(preds, None)
         entry = {"step": state.global_step, "epoch": state.epoch, "ndcg@5": m["ndcg@5"], "hit@5": m["hit@5"],
@@ -250,10 +251,25 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
         grouping_info = {**grouping.to_json(), "cache": str(path), "cache_hit": hit,
                          "tokens_per_group": np.bincount(grouping.assign(values), minlength=cfg.n_groups).tolist()}
         write_json(run_dir / "grouping.json", grouping_info)
+    weight_of = None
+    if cfg.method == "reweight":  # IFairLRS: example weight GH(g)/GT(g) of its target's Eq. 2 item group
+        from ..evaluation import reference_item_groups
+        from ..objectives.baselines import ifair_group_weights
+
+        item_group = {i: v["group"] for i, v in reference_item_groups(cfg.model, catalog, preset, cache_dir).items()}
+        w = ifair_group_weights([item_group[i] for r in train_rows for i in r.history[-cfg.max_history:]],
+                                [item_group[r.target] for r in train_rows])
+        weight_of = lambda row: w[item_group[row.target] - 1]  # noqa: E731
+        write_json(run_dir / "reweight.json", {"group_weights": w.tolist(), "groups": "Eq. 2, base model"})
     lm = load_model(cfg.model, adapter=cfg.adapter, dtype=torch.float32, lora_r=cfg.lora_r,
                     lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout)
     tok = lm.tokenizer
-    examples = build_examples(train_rows, catalog, preset, tok, cfg.max_history, token_group_of)
+    trie = None
+    if cfg.token_loss == "msl":
+        from ..decoding import build_trie
+
+        trie = build_trie(tok, catalog.titles)
+    examples = build_examples(train_rows, catalog, preset, tok, cfg.max_history, token_group_of, weight_of, trie)
     args = TrainingArguments(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=cfg.batch_size,
@@ -305,7 +321,7 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
     trainer = GDRTTrainer(
         model=lm.model, args=args, train_dataset=ExampleDataset(examples),
         data_collator=lambda b: collate(b, tok.pad_token_id), callbacks=callbacks,
-        method=cfg.method, n_groups=cfg.n_groups, tau=cfg.tau, checkpoint_state=checkpoint_state,
+        method="sft" if cfg.method == "reweight" else cfg.method, n_groups=cfg.n_groups, tau=cfg.tau, checkpoint_state=checkpoint_state,
     )
     trainer.remove_callback(PrinterCallback)  # the book shows curves, not a dict per step
     if checkpoint is not None:
