@@ -3,8 +3,8 @@ with (chapter 6, "A recommender that reads no text").
 
 A causal Transformer over item-id embeddings: position ``i`` of a user's sequence predicts item
 ``i + 1``, scored against every item by a dot product with the (shared) item embeddings and trained
-with full softmax cross-entropy over the catalog (the stronger modern variant of the paper's
-negative-sampling BCE). Padding (id 0) sits on the left, is masked as a key and zeroed after every
+with full softmax cross-entropy over the catalog (the original samples one negative per position
+and uses BCE; a full softmax is affordable for a catalog of a few thousand items). Padding (id 0) sits on the left, is masked as a key and zeroed after every
 layer as in the original, so left padding does not change a sequence's scores; it is never recommended. It reads no text, so the language bias of chapter 3 cannot
 touch it: its item-group shares show what the interaction data alone lead to.
 
