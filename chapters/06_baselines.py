@@ -56,7 +56,7 @@ import time
 
 from myst_nb import glue
 
-from gdrt import book, report
+from gdrt import book, diagnostics, report
 from gdrt.decoding import build_trie
 from gdrt.plots import training as plots
 
@@ -231,6 +231,25 @@ least = min(metrics, key=lambda k: metrics[k]["top1_group_share"][0])
 glue("best_ndcg_method", best, display=False)
 glue("least_biased_method", least, display=False)
 
+# %% [markdown]
+# Are the differences larger than what {glue:text}`n_rows` rows can resolve? Each method against SFT on
+# the same rows, with the paired bootstrap of {doc}`07_analysis` (95% intervals of the difference):
+
+# %% mystnb={"figure": {"caption": "Each method minus SFT on the same test rows: the difference in NDCG@10 and in the share of top-1 recommendations in item group 1, each with its 95% paired bootstrap interval (lo, hi) and what the interval says.", "name": "tab-06-paired"}}
+preds = {name: diagnostics.load_predictions(r.eval_dir) for name, r in runs.items()}
+preds["sasrec"] = diagnostics.load_predictions(sas.dir)
+versus = diagnostics.versus_table(preds, "sft", book.item_groups(cfg, data.catalog), seed=seed)
+versus.round(4)
+
+# %% tags=["remove-cell"]
+book.glue_all({"n_ndcg_differ": int((versus["ndcg@10 verdict"] != "no detectable difference").sum()),
+               "n_share_differ": int((versus["top-1 g1 verdict"] != "no detectable difference").sum()),
+               "n_versus": len(versus)})
+
+# %% [markdown]
+# Of the {glue:text}`n_versus` methods, {glue:text}`n_ndcg_differ` differ from SFT in NDCG@10 by more
+# than the interval allows, and {glue:text}`n_share_differ` in the top-1 share of item group 1.
+
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Accuracy against bias: NDCG@10 (up is better) against the share of top-1 recommendations in item group 1 (the items the task prompt alone makes likely). The dashed line is the test targets' share: a method right of it over-recommends prompt-likely items.", "name": "fig-06-tradeoff"}}
 plots.accuracy_vs_bias(metrics, target_share=metrics["sft"]["target_group_share"][0])
 
@@ -263,8 +282,9 @@ plots.group_shares(metrics)
 #
 # ```{warning}
 # **Read the table with its size in mind.** On {glue:text}`n_rows` test rows one hit moves HIT@10 by
-# a whole 1/{glue:text}`n_rows`, and every LLM method saw a few hundred training rows for one epoch:
-# differences between the LLM methods here are within the noise of one seed. SASRec, by contrast,
+# a whole 1/{glue:text}`n_rows`, every LLM method saw a few hundred training rows for one epoch, and
+# there is one seed: {numref}`tab-06-paired` says which differences these rows can resolve, and a
+# second seed could move every number. SASRec, by contrast,
 # trained on the full interaction data ({glue:text}`sas_n_train` rows of the
 # {glue:text}`sas_train_split` split). The `gpu` profile runs all of them at the paper's sizes.
 # ```
@@ -288,7 +308,10 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 #   GDRT's group weights apply to MSL's token losses unchanged.
 # - SASRec reads no text and so cannot inherit the language bias; it trained on the full interaction
 #   data.
-# - {numref}`tab-06-eval` and {numref}`fig-06-tradeoff` put them side by side on the same rows.
+# - {numref}`tab-06-eval` and {numref}`fig-06-tradeoff` put them side by side on the same rows;
+#   against SFT, {glue:text}`n_ndcg_differ` of {glue:text}`n_versus` methods differ in NDCG@10 and
+#   {glue:text}`n_share_differ` in the top-1 share of item group 1 by more than the paired intervals
+#   of {numref}`tab-06-paired` allow on these rows.
 #
 # ## Exercises
 #

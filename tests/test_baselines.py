@@ -218,3 +218,22 @@ def test_msl_runs_are_decoded_with_the_softmax_over_allowed_tokens(tiny_model_pa
               for t, s in zip(a["titles"], a["scores"]) if t in b["titles"]]
     assert common and all(sb >= sa - 1e-5 for sb, sa in common)
     assert any(sb > sa + 1e-4 for sb, sa in common)
+
+
+def test_versus_table_on_hand_made_predictions():
+    """Chapter 6's table: a copy of the reference differs by 0; a model whose every top-1 is in item
+    group 1 (the reference's never is) is higher on that share, with an interval at exactly 1."""
+    from gdrt.diagnostics import versus_table
+
+    def pred(row, first):
+        return {"row": row, "target": 9, "history": [1], "item_ids": [[first], [9]], "titles": ["x", "y"],
+                "scores": [0.0, -1.0]}
+
+    ref = [pred(i, 2) for i in range(6)]
+    preds = {"sft": ref, "copy": [dict(p) for p in ref], "biased": [pred(i, 1) for i in range(6)]}
+    t = versus_table(preds, "sft", {1: 1, 2: 2, 9: 3}, n_boot=200)
+    assert list(t.index) == ["copy", "biased"]
+    assert t.loc["copy", "Δ ndcg@10"] == 0 and t.loc["copy", "top-1 g1 verdict"] == "no detectable difference"
+    assert t.loc["biased", "Δ top-1 g1"] == 1.0 and t.loc["biased", "top-1 g1 lo"] == 1.0
+    assert t.loc["biased", "top-1 g1 verdict"] == "biased higher"
+    assert t.loc["biased", "Δ ndcg@10"] == 0  # the target is second in both lists

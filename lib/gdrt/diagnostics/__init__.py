@@ -11,7 +11,7 @@ from .callbacks import (GroupShareCallback, decode_rows, every_n_steps, group_sh
 from .cooccurrence import (SOURCES, cooccurrence_counts, cooccurrence_from_tokens, cooccurrence_summary, pair_rates,
                            top_pairs)
 from .group_loss import group_loss_table, group_losses, weight_sensitivity
-from .paired import cached_attribution, paired_table, trace_gap, verdicts
+from .paired import cached_attribution, paired_table, trace_gap, verdicts, versus_table
 
 __all__ = [
     "BASELINES", "PromptFeatures", "attribute_rows", "attribution_ratios", "batch_suffix_logprob",
@@ -21,5 +21,5 @@ __all__ = [
     "load_item_groups", "load_predictions", "share_numbers", "topk_group_share", "trace_table",
     "SOURCES", "cooccurrence_counts", "cooccurrence_from_tokens", "cooccurrence_summary", "pair_rates", "top_pairs",
     "group_loss_table", "group_losses", "weight_sensitivity",
-    "cached_attribution", "paired_table", "trace_gap", "verdicts",
+    "cached_attribution", "paired_table", "trace_gap", "verdicts", "versus_table",
 ]

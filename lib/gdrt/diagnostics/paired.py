@@ -158,3 +158,27 @@ def verdicts(table, a: str, b: str) -> dict[str, str]:
         else:
             out[name] = "no detectable difference"
     return out
+
+
+def versus_table(preds: dict, ref: str, item_group: dict[int, int], k: int = 10, n_boot: int = 2000,
+                 seed: int = 0, level: float = 0.95):
+    """Every model of ``preds`` against ``ref`` on the same rows (chapter 6): the difference in NDCG@k
+    and in the top-1 group-1 share, each with its paired bootstrap interval (:func:`paired_table`),
+    and the verdict in words. One row per model."""
+    import pandas as pd
+
+    recs = []
+    for name in preds:
+        if name == ref:
+            continue
+        t = paired_table(ref, name, preds={ref: preds[ref], name: preds[name]}, item_group=item_group, ks=(1,),
+                         ndcg_ks=(k,), n_boot=n_boot, seed=seed, level=level)
+        v = verdicts(t, ref, name)
+        rec = {"method": name}
+        for stat, short in ((f"NDCG@{k}", f"ndcg@{k}"), ("top-1 group-1 share", "top-1 g1")):
+            r = t.loc[stat]
+            rec.update({f"Δ {short}": r["difference"], f"{short} lo": r["lo"], f"{short} hi": r["hi"],
+                        f"{short} verdict": v[stat]})
+        rec["rows"] = int(t["rows"].iloc[0])
+        recs.append(rec)
+    return pd.DataFrame(recs).set_index("method")
