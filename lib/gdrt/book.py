@@ -317,11 +317,9 @@ def reweight_table(cfg: BookConfig, rows, catalog, max_history: int = 10):
     """IFairLRS's weights on these training rows: per item group GH(g), GT(g) and w = GH/GT."""
     import pandas as pd
 
-    from .objectives.baselines import group_shares, ifair_group_weights
+    from .objectives.baselines import group_shares, ifair_group_weights, row_groups
 
-    g = item_groups(cfg, catalog)
-    hist = [g[i] for r in rows for i in r.history[-max_history:]]
-    tgt = [g[r.target] for r in rows]
+    hist, tgt = row_groups(rows, item_groups(cfg, catalog), max_history)
     gh, gt = group_shares(hist, tgt)
     return pd.DataFrame({"group": range(1, 6), "GH (histories)": gh, "GT (targets)": gt,
                          "weight w = GH/GT": ifair_group_weights(hist, tgt)}).set_index("group").round(3)

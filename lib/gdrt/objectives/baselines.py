@@ -49,6 +49,12 @@ def allowed_after_prefixes(trie, ids) -> list[list[int]]:
     return out
 
 
+def row_groups(rows, item_group: dict[int, int], max_history: int = 10) -> tuple[list[int], list[int]]:
+    """The item groups of every history item (the last ``max_history`` of each row, as the prompt
+    shows them) and of every target of ``rows``: the inputs of :func:`ifair_group_weights`."""
+    return ([item_group[i] for r in rows for i in r.history[-max_history:]], [item_group[r.target] for r in rows])
+
+
 def group_shares(history_groups, target_groups, n_groups: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """``(GH, GT)``: the share of each item group (1..n) among the history items and among the targets."""
     gh = np.bincount(np.asarray(history_groups, dtype=np.int64) - 1, minlength=n_groups)[:n_groups]

@@ -75,8 +75,7 @@ def collate(batch, pad_id: int):
     position ids left padding needs. Left padding puts every response at the end of its row, so the
     loss only needs the logits of the last ``max response length + 1`` positions.
 
-    Optional keys: ``weight`` (Reweight) becomes ``token_weights`` ``[B, n]`` (the example's weight
-    on each of its tokens); ``allowed`` (MSL) becomes ``[B, R, K]`` over the last ``R`` = longest
+    Optional keys: ``weight`` (Reweight) becomes ``example_weights`` ``[B]``; ``allowed`` (MSL) becomes ``[B, R, K]`` over the last ``R`` = longest
     response positions, aligned with the labels there, ``-1`` where nothing is listed."""
     n = max(len(b["input_ids"]) for b in batch)
 
@@ -88,7 +87,7 @@ def collate(batch, pad_id: int):
            "position_ids": (mask.cumsum(-1) - 1).clamp_min(0),
            "labels": pad("labels", IGNORE), "token_groups": pad("token_groups", -1)}
     if "weight" in batch[0]:
-        out["token_weights"] = torch.tensor([[b["weight"]] * n for b in batch], dtype=torch.float32)
+        out["example_weights"] = torch.tensor([b["weight"] for b in batch], dtype=torch.float32)
     if "allowed" in batch[0]:
         r = max(len(b["allowed"]) for b in batch)
         k = max(len(a) for b in batch for a in b["allowed"])

@@ -43,13 +43,10 @@ def subset(rows, n, seed):
 class ValidationCallback(TrainerCallback):
     """Decode a validation subset with CBS and keep the adapter with the best NDCG@5 in ``best/``."""
 
-    def __init__(self, run_dir, rows, catalog, preset, tokenizer, cfg: TrainConfig, snapshot=None):
+    def __init__(self, run_dir, rows, catalog, preset, tokenizer, cfg: TrainConfig, trie, snapshot=None):
         self.run_dir, self.rows, self.catalog, self.preset = Path(run_dir), rows, catalog, preset
-        self.tok, self.cfg, self.snapshot = tokenizer, cfg, snapshot
+        self.tok, self.cfg, self.trie, self.snapshot = tokenizer, cfg, trie, snapshot
         self.best, self.history = -1.0, []
-        from ..decoding import build_trie
-
-        self.trie = build_trie(tokenizer, catalog.titles)
 
     def _validate(self, model, state):
         from ..evaluation import decode_mask, recommend, score_predictions
@@ -205,6 +202,7 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
       ours (group_log, the validation history and best score, ``best/``, the group-share trace);
     - a run directory whose config.json is another config is refused (one-line error).
     """
+    from ..decoding import build_trie
     from ..models.loading import InferenceSnapshot, load_model
     from ..objectives.relevance import Grouping, reference_title_relevance, token_values
 
@@ -254,22 +252,18 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
     weight_of = None
     if cfg.method == "reweight":  # IFairLRS: example weight GH(g)/GT(g) of its target's Eq. 2 item group
         from ..evaluation import reference_item_groups
-        from ..objectives.baselines import ifair_group_weights
+        from ..objectives.baselines import ifair_group_weights, row_groups
 
         item_group = {i: v["group"] for i, v in reference_item_groups(cfg.model, catalog, preset, cache_dir).items()}
-        w = ifair_group_weights([item_group[i] for r in train_rows for i in r.history[-cfg.max_history:]],
-                                [item_group[r.target] for r in train_rows])
+        w = ifair_group_weights(*row_groups(train_rows, item_group, cfg.max_history))
         weight_of = lambda row: w[item_group[row.target] - 1]  # noqa: E731
         write_json(run_dir / "reweight.json", {"group_weights": w.tolist(), "groups": "Eq. 2, base model"})
     lm = load_model(cfg.model, adapter=cfg.adapter, dtype=torch.float32, lora_r=cfg.lora_r,
                     lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout)
     tok = lm.tokenizer
-    trie = None
-    if cfg.token_loss == "msl":
-        from ..decoding import build_trie
-
-        trie = build_trie(tok, catalog.titles)
-    examples = build_examples(train_rows, catalog, preset, tok, cfg.max_history, token_group_of, weight_of, trie)
+    trie = build_trie(tok, catalog.titles)  # validation decodes along it; MSL's softmax runs over its children
+    examples = build_examples(train_rows, catalog, preset, tok, cfg.max_history, token_group_of, weight_of,
+                              trie if cfg.token_loss == "msl" else None)
     args = TrainingArguments(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=cfg.batch_size,
@@ -296,7 +290,7 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
     # On a CPU, decoding during training runs on a dense merged snapshot (about twice as fast as the
     # 4-bit model with its LoRA branch under autocast); on a GPU the model itself is decoded.
     snapshot = None if torch.cuda.is_available() else InferenceSnapshot(cfg.model, lm.adapter, cfg.bf16)
-    callback = ValidationCallback(run_dir, valid_rows, catalog, preset, tok, cfg, snapshot)
+    callback = ValidationCallback(run_dir, valid_rows, catalog, preset, tok, cfg, trie, snapshot)
     callbacks, share = [callback], None
     if cfg.group_share_every:
         from ..diagnostics.callbacks import GroupShareCallback

@@ -126,16 +126,15 @@ class GDRTTrainer(Trainer):
 
     def _token_losses(self, model, inputs):
         """Per-token losses and groups. A batch may carry ``allowed`` (MSL: the softmax runs over the
-        trie's allowed ids) and ``token_weights`` (Reweight: each token's loss times its example's
+        trie's allowed ids) and ``example_weights`` (Reweight: each token's loss times its example's
         weight); the aggregation below is the same for all."""
         inputs = dict(inputs)
         labels, groups = inputs.pop("labels"), inputs.pop("token_groups")
-        weights, allowed = inputs.pop("token_weights", None), inputs.pop("allowed", None)
+        weights, allowed = inputs.pop("example_weights", None), inputs.pop("allowed", None)
         outputs = model(**inputs, logits_to_keep=logits_to_keep(labels))
         nll, grp = shift_token_losses(outputs.logits, labels, groups, allowed)
-        if weights is not None:
-            k = outputs.logits.size(1)
-            nll = nll * weights[:, weights.size(1) - k + 1 :].reshape(-1).to(nll.dtype)
+        if weights is not None:  # nll is [B * positions], row by row
+            nll = nll * weights.to(nll.dtype).repeat_interleave(nll.numel() // weights.numel())
         if self.method == "sft":
             grp = torch.where(grp >= 0, torch.zeros_like(grp), grp)
         return nll, grp, outputs
