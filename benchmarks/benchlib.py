@@ -21,7 +21,6 @@ import ctypes
 import datetime as _dt
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -39,53 +38,11 @@ RESULTS_FORMAT = 1
 
 
 # ------------------------------------------------------------------------------------ the machine
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags() -> list[str]:
-    """The CPU features that decide bf16 speed on CPU (AMX, AVX-512 bf16), where /proc shows them."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return sorted(f for f in flags if f.startswith(("amx", "avx512_bf16", "avx512f", "avx2")))
-    except OSError:
-        pass
-    return []
-
-
 def machine() -> dict:
-    import torch
+    """:func:`gdrt.machine.machine` and the memory probe this process uses."""
+    from gdrt.machine import machine as _machine
 
-    info = {
-        "cpu_model": cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "memory_probe": memory_probe_name(),
-    }
-    for mod in ("transformers", "peft", "accelerate", "bitsandbytes", "captum"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - a missing optional package is just not recorded
-            pass
-    return info
+    return {**_machine(), "memory_probe": memory_probe_name()}
 
 
 # ------------------------------------------------------------------------------------ timing

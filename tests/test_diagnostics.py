@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gdrt.data import get_preset, load_catalog, load_split
-from gdrt.data.prompts import encode_prompt, encode_response, instruction
+from gdrt.data.prompts import encode_prompt, encode_response, instruction, title_token_mask
 from gdrt.diagnostics import attribution as A
 from gdrt.diagnostics import callbacks as C
 from gdrt.diagnostics import cooccurrence as CO
@@ -60,7 +60,7 @@ def test_prefix_is_the_first_token_carrying_title_text(lm):
     k = A.prefix_index(tok, "Fabrikam Ultra Coffee Mug")
     assert tok.decode(resp[:k]) == '"'
     assert tok.decode([resp[k]]) and "F" in tok.decode([resp[k]])
-    mask = A.title_token_mask(tok, "Fabrikam Ultra Coffee Mug")
+    mask = title_token_mask(tok, "Fabrikam Ultra Coffee Mug")
     assert len(mask) == len(resp) and mask.argmax() == k
     assert tok.decode([t for t, m in zip(resp, mask) if m]) == "Fabrikam Ultra Coffee Mug"
 
@@ -79,30 +79,21 @@ def test_batched_suffix_logprob_equals_unpadded_forwards(lm, data):
         assert g == pytest.approx(ref, abs=1e-5)
 
 
-@pytest.mark.parametrize("baseline", ["remove", "placeholder"])
-def test_feature_ablation_equals_captum(lm, data, baseline):
-    """Same features (masks over prompt + response), same baseline: captum's FeatureAblation on an
-    unpadded forward gives our batched values to 1e-5. "remove" is a sentinel id the forward drops."""
+def _captum(model, tok, row, catalog, baseline, feature_of):
+    """captum's FeatureAblation on unpadded forwards for one row: ``feature_of(prompt_features, k)``
+    gives ``[(positions, feature id)]`` over prompt + response (ids from 1; 0 is everything else).
+    "remove" is a sentinel id that the forward drops. Returns (attributions per position, features, k)."""
     from captum.attr import FeatureAblation
 
-    catalog, rows, _ = data
-    tok, model = lm.tokenizer, lm.model
-    row = _row_with_history(rows, 4)
-    ours = A.feature_ablation(model, tok, row, catalog, PRESET, baseline=baseline)
-
-    titles = history_titles(row, catalog)
-    f = A.prompt_features(tok, PRESET, titles)
+    f = A.prompt_features(tok, PRESET, history_titles(row, catalog))
     resp = encode_response(tok, catalog.title(row.target))
     k = A.prefix_index(tok, catalog.title(row.target))
     target = torch.tensor(resp[k + 1 :])
     m = len(target)
     seq = torch.tensor([f.ids + resp])
     mask = torch.zeros_like(seq)
-    mask[0, f.task] = 1
-    for j, pos in enumerate(f.items):
-        mask[0, pos] = 2 + j
-    prefix_feature = 2 + len(f.items)
-    mask[0, len(f.ids) + k] = prefix_feature
+    for positions, feature in feature_of(f, k):
+        mask[0, positions] = feature
     sentinel = -1
 
     def forward(ids):
@@ -115,12 +106,22 @@ def test_feature_ablation_equals_captum(lm, data, baseline):
                 continue
             with torch.no_grad():
                 logits = model(input_ids=s[None]).logits[0].float()
-            lp = torch.log_softmax(logits[-m - 1 : -1], -1).gather(-1, target[:, None]).sum()
-            out.append(lp.double())
+            out.append(torch.log_softmax(logits[-m - 1 : -1], -1).gather(-1, target[:, None]).sum().double())
         return torch.stack(out)
 
     base = sentinel if baseline == "remove" else A.placeholder_id(tok)
-    attr = FeatureAblation(forward).attribute(seq, baselines=base, feature_mask=mask)[0]
+    return FeatureAblation(forward).attribute(seq, baselines=base, feature_mask=mask)[0], f, k
+
+
+@pytest.mark.parametrize("baseline", ["remove", "placeholder"])
+def test_feature_ablation_equals_captum(lm, data, baseline):
+    """Same features (masks over prompt + response), same baseline: captum's FeatureAblation on an
+    unpadded forward gives our batched values to 1e-5."""
+    catalog, rows, _ = data
+    row = _row_with_history(rows, 4)
+    ours = A.feature_ablation(lm.model, lm.tokenizer, row, catalog, PRESET, baseline=baseline)
+    attr, f, k = _captum(lm.model, lm.tokenizer, row, catalog, baseline, lambda f, k: [
+        (f.task, 1), *[(pos, 2 + j) for j, pos in enumerate(f.items)], ([len(f.ids) + k], 2 + len(f.items))])
     assert attr[f.task[0]].item() == pytest.approx(ours["task"], abs=1e-5)
     for j, pos in enumerate(f.items):
         assert attr[pos[0]].item() == pytest.approx(ours["items"][j], abs=1e-5)
@@ -128,6 +129,56 @@ def test_feature_ablation_equals_captum(lm, data, baseline):
     assert max(abs(ours["task"]), abs(ours["prefix"]), *map(abs, ours["items"])) > 1e-3  # not trivially 0
     assert ours["interaction"] == pytest.approx(sum(ours["items"]))
     assert ours["interaction_abs"] == pytest.approx(sum(map(abs, ours["items"])))
+
+
+@pytest.mark.parametrize("baseline", ["remove", "placeholder"])
+def test_token_ablation_equals_captum_per_token(lm, data, baseline):
+    """Every task and interaction token its own feature (captum: a feature mask with one id per
+    token), the prefix token one more: captum's values equal ours, computed in chunks over the
+    cached prefix, to 1e-5."""
+    catalog, rows, _ = data
+    row = _row_with_history(rows, 3)
+    ours = A.token_ablation(lm.model, lm.tokenizer, row, catalog, PRESET, baseline=baseline, chunk=7)
+
+    def per_token(f, k):
+        positions = list(f.task) + [p for pos in f.items for p in pos]
+        return [([p], 1 + j) for j, p in enumerate(positions)] + [([len(f.ids) + k], 1 + len(positions))]
+
+    attr, f, k = _captum(lm.model, lm.tokenizer, row, catalog, baseline, per_token)
+    np.testing.assert_allclose(ours["task_tokens"], attr[list(f.task)].numpy(), atol=1e-5)
+    inter = [p for pos in f.items for p in pos]
+    np.testing.assert_allclose(ours["interaction_tokens"], attr[inter].numpy(), atol=1e-5)
+    assert ours["prefix"] == pytest.approx(attr[len(f.ids) + k].item(), abs=1e-5)
+    assert ours["item_of"] == [j for j, pos in enumerate(f.items) for _ in pos]
+    assert len(ours["task_tokens"]) == len(f.task) > 1 and max(map(abs, ours["interaction_tokens"])) > 1e-3
+
+
+def test_token_ablation_sample_is_a_seeded_subset_of_the_full_one(lm, data):
+    catalog, rows, _ = data
+    row = _row_with_history(rows, 3)
+    full = A.token_ablation(lm.model, lm.tokenizer, row, catalog, PRESET)
+    part = A.token_ablation(lm.model, lm.tokenizer, row, catalog, PRESET, max_tokens=3, seed=1)
+    again = A.token_ablation(lm.model, lm.tokenizer, row, catalog, PRESET, max_tokens=3, seed=1)
+    assert part == again and part["sampled"] and not full["sampled"]
+    assert len(part["task_tokens"]) == 3 and len(part["interaction_tokens"]) == 3
+    for got in part["task_tokens"]:
+        assert min(abs(got - v) for v in full["task_tokens"]) < 1e-6
+    for got in part["interaction_tokens"]:
+        assert min(abs(got - v) for v in full["interaction_tokens"]) < 1e-6
+
+
+def test_per_token_parts_are_means_per_token():
+    res = [{"task_tokens": [1.0, -3.0], "interaction_tokens": [0.5, -0.5, 2.0], "prefix": -2.0},
+           {"task_tokens": [2.0], "interaction_tokens": [1.0], "prefix": 1.0}]
+    p = A.attribution_parts(res, absolute=True)
+    np.testing.assert_allclose(p["task"], [2.0, 2.0])
+    np.testing.assert_allclose(p["interaction"], [1.0, 1.0])
+    np.testing.assert_allclose(p["prefix"], [2.0, 1.0])
+    s = A.attribution_parts(res, absolute=False)
+    np.testing.assert_allclose(s["task"], [-1.0, 2.0])
+    np.testing.assert_allclose(s["interaction"], [2.0 / 3, 1.0])
+    r = A.attribution_ratios(res, n_boot=100)
+    assert r["task:interaction"]["ratio"] == pytest.approx(2.0) and r["prefix:interaction"]["ratio"] == pytest.approx(1.5)
 
 
 def test_the_ablations_of_one_prompt_are_one_batch(lm, data):

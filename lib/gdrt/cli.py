@@ -4,6 +4,7 @@
     python -m gdrt evaluate --run DIR [--split test_5000] [--limit N] [--num-beams B] [--length-penalty L]
     python -m gdrt evaluate --model M --data-dir D --dataset NAME --split test [--limit N]
                             [--num-beams B] [--length-penalty L] --output-dir OUT [--adapter DIR]
+    python -m gdrt reference --spec FILE [--pilot] [--only PART,...] [--commit]
 """
 
 from __future__ import annotations
@@ -127,17 +128,32 @@ def _evaluate(argv):
         print(json.dumps({"output_dir": str(out), **{k: v for k, v in m.items() if not isinstance(v, list)}}))
 
 
+def _reference(argv):
+    from .reference import Reference, ReferenceSpec
+
+    p = argparse.ArgumentParser(prog="gdrt reference", description="the reference experiment (gdrt.reference); "
+                                "stop and rerun it any time: it resumes where it stopped")
+    p.add_argument("--spec", required=True, help="JSON file with ReferenceSpec fields")
+    p.add_argument("--pilot", action="store_true", help="also run the sizing pilot first")
+    p.add_argument("--only", help="comma-separated parts (base, seed0, seed1-gdrt, pilot, ...)")
+    p.add_argument("--commit", action="store_true", help="git-commit each part's results folder when it finishes")
+    a = p.parse_args(argv)
+    spec = ReferenceSpec.from_json(a.spec)
+    only = [x.strip() for x in a.only.split(",")] if a.only else None
+    Reference(spec, commit=a.commit).run(only=only, pilot=a.pilot or bool(only and "pilot" in only))
+
+
 def main(argv=None) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # its CPU-kernel notice is not an error
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate"):
+    if not argv or argv[0] not in ("train", "evaluate", "reference"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
-        (_train if argv[0] == "train" else _evaluate)(argv[1:])
+        {"train": _train, "evaluate": _evaluate, "reference": _reference}[argv[0]](argv[1:])
     except (GDRTInputError, FileNotFoundError, KeyError, ValueError) as e:
         msg = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
         print(f"gdrt {argv[0]}: error: {msg}".splitlines()[0], file=sys.stderr)

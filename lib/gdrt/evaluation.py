@@ -4,6 +4,9 @@ Explained in chapter 5, "Evaluation"."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -12,14 +15,15 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .decoding import build_trie, constrained_beam_search
-from .io import write_json, write_jsonl
+from .io import read_json, write_json, write_jsonl
 from .metrics import first_hit_rank, group_distribution, hit_at_k, mgu_dgu, ndcg_at_k, top1_group_share
 from .training.examples import row_prompt
 
 KS = (5, 10)
 # Bumped when the evaluation procedure changes, so cached results of an older one are recomputed.
 # 2: trained adapters merged into the NF4-dequantized base (QLoRA) and run in the training dtype.
-EVAL_FORMAT = 2
+# 3: Eq. 2 item groups average the title's own tokens (not the quotes and EOS).
+EVAL_FORMAT = 3
 
 
 def weights_note(cfg: dict) -> str:
@@ -106,9 +110,77 @@ def shard_bounds(n_rows: int, batch_size: int, rank: int, world: int) -> tuple[i
     return min(lo_b * batch_size, n_rows), min(hi_b * batch_size, n_rows)
 
 
+PARTIAL = ".partial"  # inside an evaluation's folder: decoded chunks of an unfinished evaluation
+
+
+def _rows_fingerprint(rows) -> str:
+    blob = json.dumps([[str(r.user_id), list(r.history), int(r.target)] for r in rows])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def recommend_resumable(model, tokenizer, rows, catalog, preset, partial_dir, settings: dict, num_beams=10,
+                        length_penalty=1.0, batch_size=8, max_history=10, progress=True, mask="after",
+                        chunk_rows: int = 64, first_row: int = 0) -> list[dict]:
+    """:func:`recommend` in chunks of ``chunk_rows`` rows (rounded up to whole batches), each written
+    atomically to ``partial_dir/rows-START-END.jsonl`` as soon as it is decoded. A later call with the
+    same ``settings`` (the model and search, recorded in ``partial_dir/settings.json`` with the rows'
+    fingerprint) reads the chunks already there and decodes only the missing ones; other settings
+    wipe the folder first. Chunks start at whole batches from the first row, so every prompt is
+    decoded in the same batch as in one uninterrupted call and the result is identical to it.
+    ``first_row`` offsets the ``row`` numbers (a shard of a multi-process run)."""
+    import json
+
+
+    partial_dir = Path(partial_dir)
+    settings = {**settings, "rows": _rows_fingerprint(rows), "n_rows": len(rows), "first_row": first_row,
+                "num_beams": num_beams, "length_penalty": length_penalty, "batch_size": batch_size,
+                "max_history": max_history, "mask": mask}
+    settings = json.loads(json.dumps(settings))  # as it reads back from disk
+    stored = partial_dir / "settings.json"
+    try:
+        same = stored.exists() and read_json(stored) == settings
+    except ValueError:
+        same = False
+    if not same:
+        shutil.rmtree(partial_dir, ignore_errors=True)
+        write_json(stored, settings)
+    chunk_rows = max(batch_size, -(-chunk_rows // batch_size) * batch_size)
+    trie = build_trie(tokenizer, catalog.titles)
+    preds = []
+    bar = tqdm(total=len(rows), desc="CBS", disable=not progress)
+    for start in range(0, len(rows), chunk_rows):
+        end = min(start + chunk_rows, len(rows))
+        path = partial_dir / f"rows-{first_row + start:06d}-{first_row + end:06d}.jsonl"
+        chunk = None
+        if path.exists():
+            try:
+                with open(path, encoding="utf-8") as f:
+                    chunk = [json.loads(line) for line in f if line.strip()]
+            except ValueError:
+                chunk = None
+            if chunk is not None and len(chunk) != end - start:
+                chunk = None
+        if chunk is None:
+            chunk = recommend(model, tokenizer, rows[start:end], catalog, preset, num_beams, length_penalty,
+                              batch_size, max_history, trie=trie, progress=False, mask=mask)
+            for p in chunk:
+                p["row"] += first_row + start
+            write_jsonl(path, chunk)
+        preds.extend(chunk)
+        bar.update(end - start)
+    bar.close()
+    return preds
+
+
 def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None, config=None,
-             num_beams=10, length_penalty=1.0, batch_size=8, max_history=10, progress=True, mask="after") -> dict:
+             num_beams=10, length_penalty=1.0, batch_size=8, max_history=10, progress=True, mask="after",
+             chunk_rows: int = 64) -> dict:
     """Recommend for ``rows``, score, and write the results into ``out_dir`` (atomically).
+
+    Decoding is resumable: rows are decoded ``chunk_rows`` at a time into ``out_dir/.partial/``
+    (:func:`recommend_resumable`); an evaluation stopped part-way and started again with the same
+    model and settings decodes only the chunks that are missing, and writes the same files as an
+    uninterrupted one. The chunks are removed once the results are written.
 
     ``item_groups``: ``{item_id: {"group": g, "relevance": r}}`` from the fixed reference model.
 
@@ -120,19 +192,20 @@ def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None,
     out = Path(out_dir)
     state = distributed_state()
     t0 = time.perf_counter()
+    settings = {"config": config or {}, "eval_format": EVAL_FORMAT}
     if state is None:
-        preds = recommend(model, tokenizer, rows, catalog, preset, num_beams, length_penalty, batch_size,
-                          max_history, progress=progress, mask=mask)
+        preds = recommend_resumable(model, tokenizer, rows, catalog, preset, out / PARTIAL, settings, num_beams,
+                                    length_penalty, batch_size, max_history, progress, mask, chunk_rows)
     else:
         from accelerate.utils import broadcast_object_list, gather_object
 
         if state.device.type != "cpu" and next(model.parameters()).device != state.device:
             model = model.to(state.device)
         lo, hi = shard_bounds(len(rows), batch_size, state.process_index, state.num_processes)
-        part = recommend(model, tokenizer, rows[lo:hi], catalog, preset, num_beams, length_penalty, batch_size,
-                         max_history, progress=progress and state.is_main_process, mask=mask)
-        for p in part:
-            p["row"] += lo
+        part = recommend_resumable(model, tokenizer, rows[lo:hi], catalog, preset,
+                                   out / PARTIAL / f"rank-{state.process_index}-of-{state.num_processes}", settings,
+                                   num_beams, length_penalty, batch_size, max_history,
+                                   progress and state.is_main_process, mask, chunk_rows, first_row=lo)
         preds = gather_object(part)
         if not state.is_main_process:
             metrics = broadcast_object_list([None])[0]
@@ -149,22 +222,45 @@ def evaluate(model, tokenizer, rows, catalog, preset, out_dir, item_groups=None,
     write_json(out / "timing.json", {"seconds": seconds, "seconds_per_prompt": seconds / max(1, len(rows)),
                                      "processes": 1 if state is None else state.num_processes})
     write_json(out / "metrics.json", metrics)
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)
     if state is not None:
         broadcast_object_list([metrics])
     return metrics
 
 
 
-def reference_item_groups(model_name, catalog, preset, cache_dir=None, n_groups=5, lm=None) -> dict:
+def reference_item_groups(model_name, catalog, preset, cache_dir=None, n_groups=5, lm=None,
+                          tokens: str = "title") -> dict:
     """Eq. 2 item groups from a fixed reference model (default: the untuned base model), cached:
-    ``{item_id: {"group": 1..n_groups, "relevance": r}}``. Group 1 = most relevant."""
+    ``{item_id: {"group": 1..n_groups, "relevance": r}}``. Group 1 = most relevant. ``tokens``:
+    ``"title"`` averages over the title's own tokens (the default), ``"response"`` over every
+    response token, quotes and EOS included (:func:`gdrt.objectives.relevance.item_relevance`)."""
     from .metrics import assign_item_groups
-    from .objectives.relevance import item_relevance, reference_title_relevance
+    from .models.loading import load_tokenizer
+    from .objectives.relevance import ITEM_TOKENS, item_relevance, reference_title_relevance, title_masks
 
+    if tokens not in ITEM_TOKENS:
+        raise ValueError(f"tokens must be one of {ITEM_TOKENS}, got {tokens!r}")
     rel, _, _ = reference_title_relevance(model_name, catalog, preset, cache_dir, lm)
-    r = item_relevance(rel, catalog)
+    masks = None
+    if tokens == "title":
+        tok = lm.tokenizer if lm is not None else load_tokenizer(model_name)
+        masks = title_masks(tok, catalog.titles)
+    r = item_relevance(rel, catalog, masks)
     g = assign_item_groups(r, n_groups)
     return {i: {"group": int(g[i]), "relevance": float(r[i])} for i in sorted(r)}
+
+
+def evaluation_rows(rows, limit: int | None = None, sample_seed: int | None = None) -> list:
+    """The rows an evaluation covers: all, the first ``limit``, or (``sample_seed``) a seeded uniform
+    sample of ``limit`` rows kept in file order (a time-sorted test file's first rows are its oldest)."""
+    if not limit:
+        return list(rows)
+    if sample_seed is None:
+        return list(rows[:limit])
+    from .training.runs import subset
+
+    return subset(rows, limit, sample_seed)
 
 
 def decode_mask(cfg: dict) -> str:
@@ -174,25 +270,27 @@ def decode_mask(cfg: dict) -> str:
 
 
 def evaluate_run(run_dir, split="test_500", limit=None, num_beams=10, length_penalty=1.0, batch_size=8,
-                 item_groups=None, progress=True, overwrite=False) -> tuple[dict, Path]:
-    """Evaluate a finished training run's selected adapter on ``split`` (first ``limit`` rows);
-    results go to ``RUN/eval-SPLIT[-LIMIT]-bBEAMS-lpPENALTY[-mb]/`` (``-mb``: decoded with the mask
-    before the softmax, :func:`decode_mask`) and are reused when already there."""
+                 item_groups=None, progress=True, overwrite=False, sample_seed: int | None = None) -> tuple[dict, Path]:
+    """Evaluate a finished training run's selected adapter on ``split`` (first ``limit`` rows, or with
+    ``sample_seed`` a seeded sample of ``limit`` rows in file order, :func:`evaluation_rows`); results go to
+    ``RUN/eval-SPLIT[-LIMIT][-sSEED]-bBEAMS-lpPENALTY[-mb]/`` (``-mb``: decoded with the mask before the
+    softmax, :func:`decode_mask`) and are reused when already there. An evaluation that was stopped
+    resumes from its decoded chunks (:func:`evaluate`)."""
     from .data import complete_dataset, get_preset, load_catalog, load_split
-    from .io import read_json
     from .models.loading import load_trained
 
     run_dir = Path(run_dir)
     cfg = read_json(run_dir / "config.json")
     mask = decode_mask(cfg)
     suffix = f"-b{num_beams}-lp{length_penalty:g}" + ("-mb" if mask == "before" else "")
-    out = run_dir / (f"eval-{split}" + (f"-{limit}" if limit else "") + suffix)
+    sampled = f"-s{sample_seed}" if sample_seed is not None and limit else ""
+    out = run_dir / (f"eval-{split}" + (f"-{limit}" if limit else "") + sampled + suffix)
     if (out / "metrics.json").exists() and not overwrite:
         if read_json(out / "config.json").get("eval_format") == EVAL_FORMAT:
             return read_json(out / "metrics.json"), out
         # results of an older evaluation procedure (e.g. QLoRA adapters on the full-precision base):
         # recomputed, never mixed with current ones
-    if limit and is_main_process():
+    if limit and not sampled and is_main_process():
         m = _rescore_prefix(run_dir, split, limit, suffix, item_groups, out)
         if m is not None:
             return m, out
@@ -201,12 +299,12 @@ def evaluate_run(run_dir, split="test_500", limit=None, num_beams=10, length_pen
     if not (data_dir / f"{split}.csv").exists():  # e.g. Book's test_500: from its derived folder
         data_dir = complete_dataset(data_dir)
     catalog = load_catalog(data_dir)
-    rows = load_split(data_dir, split, catalog)[: limit or None]
+    rows = evaluation_rows(load_split(data_dir, split, catalog), limit, sample_seed)
     if item_groups is None and is_main_process():  # only process 0 scores (see evaluate)
         item_groups = reference_item_groups(cfg["model"], catalog, preset)
     lm = load_trained(run_dir)
     m = evaluate(lm.model, lm.tokenizer, rows, catalog, preset, out, item_groups,
-                 config={"run": str(run_dir), "split": split, "limit": limit, "model": cfg["model"],
+                 config={"run": str(run_dir), "split": split, "limit": limit, "sample_seed": sample_seed, "model": cfg["model"],
                          "method": cfg["method"], "data_dir": cfg["data_dir"], "dataset": cfg["dataset"],
                          "weights": weights_note(cfg), "eval_format": EVAL_FORMAT},
                  num_beams=num_beams, length_penalty=length_penalty, batch_size=batch_size,
@@ -220,7 +318,6 @@ def _rescore_prefix(run_dir: Path, split, limit, suffix, item_groups, out) -> di
     Rows are decoded in batches from the first row, so when ``limit`` is a multiple of the batch size
     these are exactly the predictions a ``limit``-row evaluation would make. ``None`` if there is none."""
     from .diagnostics.callbacks import load_predictions
-    from .io import read_json
 
     for cand in sorted(run_dir.glob(f"eval-{split}*{suffix}")):
         if cand == out or not (cand / "metrics.json").exists():

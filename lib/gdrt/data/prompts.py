@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from .presets import Preset
 
 HEADER = (
@@ -53,3 +55,22 @@ def encode_response(tokenizer, title: str) -> list[int]:
     """Response ids: ``'"Title"'`` tokenised alone, then EOS. The trie uses the same ids."""
     ids = list(tokenizer(response_text(title), add_special_tokens=False)["input_ids"])
     return ids + [tokenizer.eos_token_id]
+
+
+def prefix_index(tokenizer, title: str) -> int:
+    """Index in ``encode_response(tokenizer, title)`` of the prefix token: the first response token
+    that carries a character of the title (the response is ``'"' + title + '"'`` + EOS)."""
+    enc = tokenizer(response_text(title), add_special_tokens=False, return_offsets_mapping=True)
+    for k, (a, b) in enumerate(enc["offset_mapping"]):  # the quote alone ends at 1; merged, later
+        if b > 1 and a < 1 + len(title):
+            return k
+    raise ValueError(f"no response token carries a character of {title!r}")  # pragma: no cover
+
+
+def title_token_mask(tokenizer, title: str) -> np.ndarray:
+    """Boolean mask over ``encode_response(tokenizer, title)``: True for the tokens that carry a
+    character of the title (False for the bare quotes and EOS)."""
+    enc = tokenizer(response_text(title), add_special_tokens=False, return_offsets_mapping=True)
+    off = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+    carries = (off[:, 1] > 1) & (off[:, 0] < 1 + len(title))
+    return np.concatenate([carries, [False]])  # EOS

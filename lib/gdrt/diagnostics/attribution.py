@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.prompts import build_prompt, encode_prompt, encode_response, history_text, instruction, response_text
+from ..data.prompts import build_prompt, encode_prompt, encode_response, history_text, instruction, prefix_index
 from ..training.examples import history_titles
 
 BASELINES = ("remove", "placeholder")
@@ -92,25 +92,6 @@ def prompt_features(tokenizer, preset, titles) -> PromptFeatures:
         raise ValueError("offset tokenisation differs from encode_prompt")
     groups = _overlap_assign(enc["offset_mapping"], spans)
     return PromptFeatures(ids=ids, task=groups[0], items=groups[1:], prompt=prompt)
-
-
-def prefix_index(tokenizer, title: str) -> int:
-    """Index in ``encode_response(tokenizer, title)`` of the prefix token: the first response token
-    that carries a character of the title (the response is ``'"' + title + '"'`` + EOS)."""
-    enc = tokenizer(response_text(title), add_special_tokens=False, return_offsets_mapping=True)
-    for k, (a, b) in enumerate(enc["offset_mapping"]):
-        if b > 1 and a < 1 + len(title):
-            return k
-    raise ValueError(f"no response token carries a character of {title!r}")  # pragma: no cover
-
-
-def title_token_mask(tokenizer, title: str) -> np.ndarray:
-    """Boolean mask over ``encode_response(tokenizer, title)``: True for the tokens that carry a
-    character of the title (False for the bare quotes and EOS)."""
-    enc = tokenizer(response_text(title), add_special_tokens=False, return_offsets_mapping=True)
-    off = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-    carries = (off[:, 1] > 1) & (off[:, 0] < 1 + len(title))
-    return np.concatenate([carries, [False]])  # EOS
 
 
 def placeholder_id(tokenizer) -> int:
@@ -329,20 +310,25 @@ def ablation_logprobs(model, original, variants, target, pad_id: int = 0, pack_r
     return s_orig, score(logits)
 
 
-def ablation_inputs(tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
-                    placeholder: int | None = None):
-    """The token sequences of one row's attribution: ``(original, variants, target, titles, response,
-    k)``; ``variants`` in feature order (task, history titles oldest first, prefix), each ending with
-    ``target`` (the response tokens after the prefix token ``response[k]``)."""
+def _row_pieces(tokenizer, row, catalog, preset, baseline, max_history, placeholder):
+    """A row's placeholder id, history titles, prompt features, response ids and prefix index."""
     if baseline not in BASELINES:
         raise ValueError(f"unknown baseline {baseline!r}; use one of {BASELINES}")
     if baseline == "placeholder" and placeholder is None:
         placeholder = placeholder_id(tokenizer)
     titles = history_titles(row, catalog, max_history)
     title = catalog.title(row.target)
-    feats = prompt_features(tokenizer, preset, titles)
-    resp = encode_response(tokenizer, title)
-    k = prefix_index(tokenizer, title)
+    return (placeholder, titles, prompt_features(tokenizer, preset, titles), encode_response(tokenizer, title),
+            prefix_index(tokenizer, title))
+
+
+def ablation_inputs(tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                    placeholder: int | None = None):
+    """The token sequences of one row's attribution: ``(original, variants, target, titles, response,
+    k)``; ``variants`` in feature order (task, history titles oldest first, prefix), each ending with
+    ``target`` (the response tokens after the prefix token ``response[k]``)."""
+    placeholder, titles, feats, resp, k = _row_pieces(tokenizer, row, catalog, preset, baseline, max_history,
+                                                      placeholder)
     P = feats.ids
     variants = [ablate(P, feats.task, baseline, placeholder) + resp]
     variants += [ablate(P, pos, baseline, placeholder) + resp for pos in feats.items]
@@ -419,15 +405,109 @@ def attribute_rows(model, tokenizer, rows, catalog, preset, baseline: str = "rem
     return out
 
 
+# ------------------------------------------------------------------------------ per token
+def token_ablation_inputs(tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                          placeholder: int | None = None, max_tokens: int | None = None, seed: int = 0):
+    """The sequences of one row's *per-token* attribution: every task token and every interaction
+    token is its own feature (one variant each, that token alone ablated), then the prefix token.
+    ``max_tokens``: ablate a uniform random sample of at most this many tokens of each type
+    (seeded by ``seed`` and the row), an unbiased estimate of the per-token means; None: all.
+    Returns ``(original, variants, target, kinds, item_of, response, k, titles)`` where ``kinds[i]``
+    is ``"task"``, ``"interaction"`` or ``"prefix"`` and ``item_of[i]`` the history index of an
+    interaction token (-1 otherwise)."""
+    placeholder, titles, feats, resp, k = _row_pieces(tokenizer, row, catalog, preset, baseline, max_history,
+                                                      placeholder)
+    task = list(feats.task)
+    inter = [(p, j) for j, pos in enumerate(feats.items) for p in pos]
+    if max_tokens is not None:
+        rng = np.random.default_rng([seed, int(row.target), len(feats.ids)])
+        if len(task) > max_tokens:
+            task = sorted(rng.choice(task, max_tokens, replace=False).tolist())
+        if len(inter) > max_tokens:
+            keep = sorted(rng.choice(len(inter), max_tokens, replace=False).tolist())
+            inter = [inter[i] for i in keep]
+    P = feats.ids
+    variants = [ablate(P, [p], baseline, placeholder) + resp for p in task]
+    variants += [ablate(P, [p], baseline, placeholder) + resp for p, _ in inter]
+    variants.append(P + ablate(resp, [k], baseline, placeholder))
+    kinds = ["task"] * len(task) + ["interaction"] * len(inter) + ["prefix"]
+    item_of = [-1] * len(task) + [j for _, j in inter] + [-1]
+    return P + resp, variants, resp[k + 1:], kinds, item_of, resp, k, titles
+
+
+def token_ablation(model, tokenizer, row, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                   placeholder: int | None = None, max_tokens: int | None = None, seed: int = 0,
+                   chunk: int = 64) -> dict:
+    """Per-token feature ablation of one row (the primary attribution view of chapter 3): the
+    contribution ``c_i = S(x, y) - S(x with token i ablated, y)`` of every task token, every
+    interaction token (a token of a history title) and the prefix token, on the same target ``S`` as
+    :func:`feature_ablation` (the response after the prefix token). The variants run ``chunk`` at a
+    time through :func:`ablation_logprobs` (each reuses the intact input's cached prefix), so memory
+    stays bounded whatever the prompt's length.
+
+    Returns ``{"target", "task_tokens", "interaction_tokens" (signed contributions), "item_of" (the
+    history index of each interaction token), "prefix", "logp", "n_target", "n_history",
+    "prefix_token", "sampled"}`` and the per-row means of :func:`attribution_parts`."""
+    original, variants, target, kinds, item_of, resp, k, titles = token_ablation_inputs(
+        tokenizer, row, catalog, preset, baseline, max_history, placeholder, max_tokens, seed)
+    pad = _pad_id(tokenizer)
+    drops, s0 = [], None
+    for start in range(0, len(variants), chunk):
+        s0, s = ablation_logprobs(model, original, variants[start:start + chunk], target, pad)
+        drops.extend((s0 - s).tolist())
+    kinds_a = np.array(kinds)
+    d = np.asarray(drops, dtype=np.float64)
+    return {
+        "target": int(row.target),
+        "task_tokens": d[kinds_a == "task"].tolist(),
+        "interaction_tokens": d[kinds_a == "interaction"].tolist(),
+        "item_of": [j for j, kind in zip(item_of, kinds) if kind == "interaction"],
+        "prefix": float(d[-1]),
+        "logp": float(s0),
+        "n_target": len(target),
+        "n_history": len(titles),
+        "prefix_token": tokenizer.decode([resp[k]]),
+        "sampled": max_tokens is not None,
+    }
+
+
+def attribute_tokens(model, tokenizer, rows, catalog, preset, baseline: str = "remove", max_history: int = 10,
+                     max_tokens: int | None = None, seed: int = 0, progress: bool = False) -> list[dict]:
+    """:func:`token_ablation` for each row, with the row's index."""
+    from tqdm.auto import tqdm
+
+    return [{"row": i, **token_ablation(model, tokenizer, row, catalog, preset, baseline, max_history,
+                                         max_tokens=max_tokens, seed=seed)}
+            for i, row in enumerate(tqdm(rows, desc="token ablation", disable=not progress))]
+
+
+def attribution_parts(results, absolute: bool = True) -> dict[str, np.ndarray]:
+    """Per row, the three amounts a ratio compares, for either view:
+
+    * per-token results (:func:`token_ablation`): the mean contribution *per token* of each type,
+      ``task = mean_{i in task} c_i``, ``interaction = mean_{i in history} c_i``, ``prefix = c_k``;
+    * whole-feature results (:func:`feature_ablation`): ``task = c_task``,
+      ``interaction = sum_j c_item_j``, ``prefix = c_prefix``.
+
+    ``absolute=True`` takes |c| of every token (or feature) before the mean (or sum); ``False`` keeps
+    the signs. A row with no token of a type gives NaN for it."""
+    def mean(v):
+        v = np.asarray(v, dtype=np.float64)
+        v = np.abs(v) if absolute else v
+        return float(v.mean()) if v.size else float("nan")
+
+    if results and "task_tokens" in results[0]:
+        task = [mean(r["task_tokens"]) for r in results]
+        inter = [mean(r["interaction_tokens"]) for r in results]
+    else:
+        task = [abs(r["task"]) if absolute else r["task"] for r in results]
+        inter = [r["interaction_abs"] if absolute else r["interaction"] for r in results]
+    prefix = [abs(r["prefix"]) if absolute else r["prefix"] for r in results]
+    return {"task": np.asarray(task, dtype=np.float64), "interaction": np.asarray(inter, dtype=np.float64),
+            "prefix": np.asarray(prefix, dtype=np.float64)}
+
+
 # ----------------------------------------------------------------------------------------- ratios
-def _magnitudes(results, absolute: bool):
-    task = np.array([r["task"] for r in results], dtype=np.float64)
-    prefix = np.array([r["prefix"] for r in results], dtype=np.float64)
-    if absolute:
-        return np.abs(task), np.array([r["interaction_abs"] for r in results], dtype=np.float64), np.abs(prefix)
-    return task, np.array([r["interaction"] for r in results], dtype=np.float64), prefix
-
-
 def _ratio(num, den):
     return num / den if den != 0 else float("nan")
 
@@ -436,10 +516,12 @@ def attribution_ratios(results, n_boot: int = 1000, seed: int = 0, absolute: boo
     """Ratios task : interaction and prefix : interaction over a sample of rows, with bootstrap CIs.
 
     Ratio of means over the ``n`` rows: ``R_task = mean_i A_task(i) / mean_i A_int(i)`` and
-    ``R_prefix = mean_i A_prefix(i) / mean_i A_int(i)``. With ``absolute=True`` (the book's choice)
-    ``A_task = |c_task|``, ``A_prefix = |c_prefix|`` and ``A_int = sum_j |c_item_j|``: how much the
-    log-probability moves, whatever the direction, so a feature that pushes the target down counts as
-    reliance too. ``absolute=False`` uses the signed contributions (``A_int = sum_j c_item_j``).
+    ``R_prefix = mean_i A_prefix(i) / mean_i A_int(i)``, with the per-row amounts ``A`` of
+    :func:`attribution_parts`: for per-token results the mean contribution per token of each type
+    (the primary view), for whole-feature results the task block against the summed history items.
+    With ``absolute=True`` (the book's choice) contributions count by their size: how much the
+    log-probability moves, whatever the direction, so a token that pushes the target down counts as
+    reliance too. ``absolute=False`` uses the signed contributions.
 
     The interval: ``n_boot`` resamples of the rows with replacement (seeded), the ratio of means on
     each, and the ``(1 - level)/2`` and ``(1 + level)/2`` percentiles. A ratio with a zero denominator
@@ -449,7 +531,8 @@ def attribution_ratios(results, n_boot: int = 1000, seed: int = 0, absolute: boo
     """
     if not results:
         raise ValueError("no attribution results: the ratio of nothing is undefined")
-    task, inter, prefix = _magnitudes(results, absolute)
+    parts = attribution_parts(results, absolute)
+    task, inter, prefix = parts["task"], parts["interaction"], parts["prefix"]
     n = len(task)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_boot, n))

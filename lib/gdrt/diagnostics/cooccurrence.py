@@ -40,7 +40,8 @@ import scipy.sparse as sp
 
 from ..data.prompts import encode_response
 from ..training.examples import history_titles
-from .attribution import prompt_features, title_token_mask
+from ..data.prompts import title_token_mask
+from .attribution import prompt_features
 
 SOURCES = ("task", "prefix", "interaction")
 

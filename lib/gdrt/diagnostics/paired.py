@@ -23,6 +23,7 @@ import numpy as np
 
 from ..io import read_json, write_json
 from ..metrics import first_hit_rank
+from .attribution import attribution_parts
 
 
 def cached_attribution(name: str, lm, rows, catalog, preset, cache_dir, baseline: str = "remove",
@@ -61,13 +62,6 @@ def trace_gap(traces: dict, a: str, b: str):
 
 
 # ------------------------------------------------------------------------------ per-row pieces
-def attribution_parts(results) -> dict[str, np.ndarray]:
-    """Per row: ``task`` = |c_task|, ``interaction`` = sum_j |c_item_j|, ``prefix`` = |c_prefix|."""
-    return {"task": np.abs([r["task"] for r in results]).astype(np.float64),
-            "interaction": np.asarray([r["interaction_abs"] for r in results], dtype=np.float64),
-            "prefix": np.abs([r["prefix"] for r in results]).astype(np.float64)}
-
-
 def group1_counts(preds, item_group: dict[int, int], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row: (entries of the top-``k`` in item group 1, entries of the top-``k``); an entry's group
     is its first id's, empty entries are skipped (as :func:`topk_group_share`)."""

@@ -59,9 +59,31 @@ def cached_title_relevance(model, tokenizer, model_name, preset, titles, cache_d
     return rel, path, False
 
 
-def item_relevance(title_relevance: dict[str, np.ndarray], catalog) -> dict[int, float]:
-    """Eq. 2: ``r(item) = mean_t r(y_t)`` over its title's tokens, for every item id."""
-    return {i: float(np.mean(title_relevance[t])) for i, t in catalog.id2title.items()}
+ITEM_TOKENS = ("title", "response")
+
+
+def title_masks(tokenizer, titles) -> dict[str, np.ndarray]:
+    """Per title, which of its response tokens carry the title's own characters
+    (:func:`gdrt.data.prompts.title_token_mask`: not the bare quotes, not EOS)."""
+    from ..data.prompts import title_token_mask
+
+    return {t: title_token_mask(tokenizer, t) for t in dict.fromkeys(titles)}
+
+
+def item_relevance(title_relevance: dict[str, np.ndarray], catalog, masks: dict[str, np.ndarray] | None = None
+                   ) -> dict[int, float]:
+    """Eq. 2, ``r(item) = mean_t r(y_t)``, for every item id. With ``masks`` (:func:`title_masks`) the
+    mean runs over the title's own tokens, the paper's "tokens for each item" and the book's default;
+    without, over every response token (the quotes and EOS too: a short title then gets the
+    predictable quote and EOS tokens in a larger share of its mean, which lifts it toward group 1).
+    A title with no token of its own (an empty title) falls back to all its response tokens."""
+    def mean(t):
+        v = title_relevance[t]
+        if masks is not None and masks[t].any():
+            v = v[masks[t]]
+        return float(np.mean(v))
+
+    return {i: mean(t) for i, t in catalog.id2title.items()}
 
 
 @dataclass

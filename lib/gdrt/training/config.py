@@ -48,6 +48,7 @@ class TrainConfig:
     lora_dropout: float = 0.05
     max_history: int = 10
     bf16: bool = False
+    group_by_length: bool = False    # batches of similar lengths (less padding; transformers' LengthGroupedSampler)
     eval_steps: int | None = None    # validate every N steps; None = at each epoch end
     group_share_every: int | None = None  # decode group_share_rows validation rows every N steps and log
     group_share_rows: int = 32            # the share of top-1 recommendations per item group (chapter 3)
@@ -125,6 +126,10 @@ class TrainConfig:
         d["data_dir"] = str(Path(self.data_dir).resolve())
         if d["token_loss"] == "ce":  # keep the hashes of runs made before the option existed
             del d["token_loss"]
+        if d["method"] == "reweight":  # its weights come from the Eq. 2 item groups (title tokens since v3)
+            d["item_groups"] = "title"
+        if not d["group_by_length"]:  # likewise: runs before the option keep their hashes
+            del d["group_by_length"]
         if d["group_share_every"] is None:
             for k in ("group_share_every", "group_share_rows", "group_share_beams"):
                 del d[k]

@@ -20,7 +20,7 @@ from transformers import PrinterCallback, TrainerCallback, TrainingArguments
 from .. import __version__
 from ..data import get_preset
 from ..errors import GDRTInputError
-from ..io import read_json, write_json
+from ..io import read_json, write_json, write_jsonl
 from .examples import ExampleDataset, build_examples, collate
 from .config import NOT_IN_KEY, RUN_FORMAT, TrainConfig  # noqa: F401  (re-exported)
 from .trainer import GDRTTrainer, checkpoint_step, latest_complete_checkpoint
@@ -41,7 +41,10 @@ def subset(rows, n, seed):
 
 
 class ValidationCallback(TrainerCallback):
-    """Decode a validation subset with CBS and keep the adapter with the best NDCG@5 in ``best/``."""
+    """Decode a validation subset with CBS and keep the adapter with the best NDCG@5 in ``best/``. Each
+    validation's ranked lists go to ``validation/step-N.jsonl`` (row, target, item_ids), so the item
+    groups' shares over training (paper Fig. 4, 9) can be read for any item grouping without decoding
+    again."""
 
     def __init__(self, run_dir, rows, catalog, preset, tokenizer, cfg: TrainConfig, trie, snapshot=None):
         self.run_dir, self.rows, self.catalog, self.preset = Path(run_dir), rows, catalog, preset
@@ -66,6 +69,9 @@ class ValidationCallback(TrainerCallback):
         entry = {"step": state.global_step, "epoch": state.epoch, "ndcg@5": m["ndcg@5"], "hit@5": m["hit@5"],
                  "seconds": time.perf_counter() - t0}
         self.history.append(entry)
+        if state.is_world_process_zero:  # the lists themselves, for the group shares over training
+            write_jsonl(self.run_dir / "validation" / f"step-{state.global_step:06d}.jsonl",
+                        [{"row": p["row"], "target": p["target"], "item_ids": p["item_ids"]} for p in preds])
         if m["ndcg@5"] > self.best:
             self.best = m["ndcg@5"]  # every process keeps the same bookkeeping; process 0 writes best/
             if state.is_world_process_zero:
@@ -286,6 +292,7 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
         average_tokens_across_devices=True,
         disable_tqdm=not progress,
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
     )
     # On a CPU, decoding during training runs on a dense merged snapshot (about twice as fast as the
     # 4-bit model with its LoRA branch under autocast); on a GPU the model itself is decoded.

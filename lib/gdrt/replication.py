@@ -1,0 +1,489 @@
+"""Does the paper replicate here? Reads the reference experiment's results folder
+(:mod:`gdrt.reference`) and answers, claim by claim, with intervals. Reads files only: fast at every
+profile. Explained in chapter 7, "Does it replicate here?".
+
+**Statistics as functions of per-row sums.** Every number compared here is a function of sums over
+the test rows (or the validation rows, or the attribution rows) of per-row amounts:
+
+* NDCG@K and HIT@K: the mean per-row gain;
+* the top-K share of item group 1: (the row's top-K entries in group 1) / (its top-K entries), pooled;
+* MGU@K and DGU@K: from the pooled per-group counts of the top-K entries and of the history items
+  (:func:`gdrt.metrics.mgu_dgu`);
+* attribution ratios: the mean per-token (or per-feature) contribution of one type over another's
+  (:func:`gdrt.diagnostics.attribution.attribution_parts`).
+
+**Intervals.** A bootstrap resample draws the rows with replacement, the same draw for every model,
+and recomputes each model's statistic on it; a difference between two models (or two methods, each
+averaged over its seeds) is taken on the same resample: a *paired* bootstrap over rows. The 95%
+interval is the 2.5th and 97.5th percentiles of the resampled differences. The *minimum detectable
+effect* (MDE) of a difference is 2.8 times its bootstrap standard error: the true difference a
+two-sided test at the 5% level detects with 80% power at this number of rows. The spread over seeds
+(the smallest and largest per-seed difference) is reported beside it, and is part of the variation a
+single seed would show.
+
+**Verdicts.** For a claim with a direction (e.g. "GDRT lowers MGU@5"): *replicates* when the interval
+lies entirely on the paper's side of 0, *does not replicate* when it lies entirely on the other side,
+and *cannot tell at this size* when it covers 0; the MDE then says how large an effect this size could
+have seen.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .diagnostics.attribution import attribution_parts
+from .metrics import first_hit_rank
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "results" / "reference"
+MDE_FACTOR = 2.8  # z_{0.975} + z_{0.80}
+N_GROUPS = 5
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# ------------------------------------------------------------------------------------ the files
+@dataclass
+class Part:
+    """One finished part of the reference experiment (the base model, or one seed of one method)."""
+
+    name: str
+    path: Path
+    metrics: dict
+    preds: list
+    attr_token: list | None = None
+    attr_feature: list | None = None
+    config: dict | None = None
+    final: dict | None = None
+    train_log: dict | None = None
+    validation: dict = field(default_factory=dict)   # step -> lists (step 0: the base model)
+
+    @classmethod
+    def load(cls, path: Path) -> "Part":
+        opt = lambda name: _read(path / name) if (path / name).exists() else None  # noqa: E731
+        val = {int(p.stem.split("-")[1]): _jsonl(p) for p in sorted((path / "validation").glob("step-*.jsonl"))}
+        tok, feat = opt("attribution-token.json"), opt("attribution-feature.json")
+        return cls(path.name, path, _read(path / "metrics.json"), _jsonl(path / "predictions.jsonl"),
+                   tok["rows"] if tok else None, feat["rows"] if feat else None, opt("config.json"),
+                   opt("final.json"), opt("train_log.json"), val)
+
+
+@dataclass
+class ReferenceResults:
+    """The results folder of one reference experiment, loaded: the base model's part, every finished
+    run as ``runs[method][seed]``, the Eq. 2 item groups both ways, the manifest and the wall times."""
+
+    root: Path
+    manifest: dict
+    timing: dict
+    item_group: dict          # {id: group} by the title's tokens (the default)
+    item_group_response: dict  # {id: group} by every response token
+    relevance: dict           # {id: r(y)} by the title's tokens
+    base: Part | None
+    runs: dict
+    base_validation: dict     # {seed: lists of the base model on that seed's validation rows}
+    pilot: Part | None = None
+
+    @classmethod
+    def load(cls, root=None, name: str = "book") -> "ReferenceResults":
+        root = Path(root) if root is not None else RESULTS / name
+        if not (root / "manifest.json").exists():
+            raise FileNotFoundError(f"{root}: no reference results here (run python -m gdrt reference)")
+        manifest = _read(root / "manifest.json")
+        groups = _read(root / "item_groups.json")
+        done = set(manifest.get("done", []))
+        base = Part.load(root / "base") if "base" in done else None
+        runs: dict = {}
+        for part in sorted(done):
+            if part.startswith("seed"):
+                seed, method = part[4:].split("-", 1)
+                runs.setdefault(method, {})[int(seed)] = Part.load(root / part)
+        base_val = {int(p.stem[4:]): _jsonl(p) for p in sorted((root / "base" / "validation").glob("seed*.jsonl"))}
+        pilot = _pilot(root / "pilot") if "pilot" in done else None
+        return cls(root, manifest, _read(root / "timing.json") if (root / "timing.json").exists() else {},
+                   {int(k): v[0] for k, v in groups["title"].items()},
+                   {int(k): v[0] for k, v in groups["response"].items()},
+                   {int(k): v[1] for k, v in groups["title"].items()}, base, runs, base_val, pilot)
+
+    def cooccurrence(self) -> dict | None:
+        """Per source kind, the per-occurrence mean co-occurrence rate over the training rows (base part)."""
+        path = self.root / "base" / "cooccurrence.json"
+        if not path.exists():
+            return None
+        return {r["source"]: r["mean rate (per occurrence)"] for r in _read(path)["summary"]}
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.runs)
+
+    def seeds(self, *methods) -> list[int]:
+        """The seeds every one of ``methods`` has finished (default: all methods)."""
+        methods = methods or tuple(self.runs)
+        sets = [set(self.runs.get(m, {})) for m in methods]
+        return sorted(set.intersection(*sets)) if sets else []
+
+    def models(self, method: str, seeds=None) -> list[Part]:
+        seeds = self.seeds(method) if seeds is None else seeds
+        return [self.runs[method][s] for s in seeds]
+
+
+def _pilot(path: Path) -> Part:
+    val = {int(p.stem.split("-")[1]): _jsonl(p) for p in sorted((path / "validation").glob("step-*.jsonl"))}
+    return Part(path.name, path, {}, [], config=_read(path / "config.json"), final=_read(path / "final.json"),
+                train_log=_read(path / "train_log.json"), validation=val)
+
+
+# ------------------------------------------------------------------------------- per-row amounts
+def _aligned_rows(parts: list[Part]) -> None:
+    keys = [[(p["row"], p["target"]) for p in part.preds] for part in parts]
+    if any(k != keys[0] for k in keys[1:]):
+        raise ValueError("the parts' predictions do not cover the same test rows")
+
+
+def row_amounts(preds, item_group: dict, k: int) -> dict[str, np.ndarray]:
+    """Per row: ``gain`` (NDCG@k gain), ``hit``, ``g1`` (top-k entries in group 1), ``n`` (top-k
+    entries), ``rec`` [G] (top-k entries per group) and ``hist`` [G] (history items per group)."""
+    n = len(preds)
+    gain, hit, g1, cnt = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    rec, hist = np.zeros((n, N_GROUPS)), np.zeros((n, N_GROUPS))
+    for i, p in enumerate(preds):
+        entries = [ids for ids in p["item_ids"] if ids]
+        rank = first_hit_rank([tuple(ids) for ids in p["item_ids"]], p["target"])
+        if rank is not None and rank < k:
+            gain[i], hit[i] = 1.0 / np.log2(rank + 2), 1.0
+        for ids in entries[:k]:
+            g = item_group[int(ids[0])]
+            rec[i, g - 1] += 1
+        for h in p["history"]:
+            hist[i, item_group[int(h)] - 1] += 1
+        g1[i], cnt[i] = rec[i, 0], rec[i].sum()
+    return {"gain": gain, "hit": hit, "g1": g1, "n": cnt, "rec": rec, "hist": hist}
+
+
+def _weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap resamples as counts: ``W[b, i]`` = how often row i is drawn in resample b (row b=0 is
+    the sample itself, every count 1)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    w = np.zeros((n_boot + 1, n))
+    w[0] = 1.0
+    for b in range(n_boot):
+        w[b + 1] = np.bincount(idx[b], minlength=n)
+    return w
+
+
+def _div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
+
+
+def metric_values(amounts: dict, w: np.ndarray, metric: str) -> np.ndarray:
+    """One metric on every resample ``w`` (:func:`_weights`) from :func:`row_amounts`: ``ndcg``,
+    ``hit``, ``g1`` (top-k share of group 1), ``mgu`` or ``dgu``. Returns ``[n_boot + 1]``."""
+    tot = w.sum(1)
+    if metric == "ndcg":
+        return w @ amounts["gain"] / tot
+    if metric == "hit":
+        return w @ amounts["hit"] / tot
+    if metric == "g1":
+        return _div(w @ amounts["g1"], w @ amounts["n"])
+    if metric in ("mgu", "dgu"):
+        rec, hist = w @ amounts["rec"], w @ amounts["hist"]
+        gp = rec / rec.sum(1, keepdims=True)
+        gh = hist / hist.sum(1, keepdims=True)
+        u = gp - gh
+        return np.abs(u).mean(1) if metric == "mgu" else u.max(1) - u.min(1)
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+METRICS = {  # label -> (metric, k)
+    "NDCG@5": ("ndcg", 5), "NDCG@10": ("ndcg", 10), "HIT@5": ("hit", 5), "HIT@10": ("hit", 10),
+    "MGU@5": ("mgu", 5), "MGU@10": ("mgu", 10), "DGU@5": ("dgu", 5), "DGU@10": ("dgu", 10),
+    "top-1 group-1 share": ("g1", 1), "top-10 group-1 share": ("g1", 10),
+}
+
+
+def _interval(diff: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    d = diff[~np.isnan(diff)]
+    if not len(d):
+        return float("nan"), float("nan"), float("nan")
+    lo, hi = np.percentile(d, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi), float(MDE_FACTOR * d.std(ddof=1)) if len(d) > 1 else float("nan")
+
+
+# ----------------------------------------------------------------------------- the comparisons
+def metric_table(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, groups: str = "title"):
+    """Each model's test metrics: the base model, and each method's mean over its finished seeds with
+    the smallest and largest seed, and a bootstrap interval over rows of the seed mean."""
+    import pandas as pd
+
+    ig = res.item_group if groups == "title" else res.item_group_response
+    models = {"base": [res.base]} if res.base is not None else {}
+    models.update({m: res.models(m) for m in res.methods})
+    n = len(next(iter(models.values()))[0].preds)
+    w = _weights(n, n_boot, seed)
+    recs = []
+    for name, parts in models.items():
+        for label, (metric, k) in METRICS.items():
+            vals = np.array([metric_values(row_amounts(p.preds, ig, k), w, metric) for p in parts])  # [seeds, B+1]
+            mean = vals.mean(0)
+            lo, hi, _ = _interval(mean[1:])
+            recs.append({"model": name, "metric": label, "value": float(mean[0]), "lo": lo, "hi": hi,
+                         "seed min": float(vals[:, 0].min()), "seed max": float(vals[:, 0].max()),
+                         "seeds": len(parts), "rows": n})
+    return pd.DataFrame(recs)
+
+
+def paired(res: ReferenceResults, a: str, b: str, n_boot: int = 2000, seed: int = 0, groups: str = "title",
+           metrics=None):
+    """``b - a`` for every test metric, each side averaged over its seeds (the seeds both finished,
+    for two methods; the base model has one), with the paired bootstrap interval over test rows, the
+    MDE, and the smallest and largest per-seed difference. ``a``/``b``: a method or ``"base"``."""
+    import pandas as pd
+
+    ig = res.item_group if groups == "title" else res.item_group_response
+    methods = [m for m in (a, b) if m != "base"]
+    seeds = res.seeds(*methods) if methods else [0]
+
+    def parts(m):
+        return [res.base] * len(seeds) if m == "base" else res.models(m, seeds)
+
+    pa, pb = parts(a), parts(b)
+    _aligned_rows(pa + pb)
+    w = _weights(len(pa[0].preds), n_boot, seed)
+    recs = []
+    for label, (metric, k) in (metrics or METRICS).items():
+        va = np.array([metric_values(row_amounts(p.preds, ig, k), w, metric) for p in pa])
+        vb = np.array([metric_values(row_amounts(p.preds, ig, k), w, metric) for p in pb])
+        d = vb.mean(0) - va.mean(0)
+        lo, hi, mde = _interval(d[1:])
+        per_seed = vb[:, 0] - va[:, 0]
+        recs.append({"statistic": label, a: float(va.mean(0)[0]), b: float(vb.mean(0)[0]), "difference": float(d[0]),
+                     "lo": lo, "hi": hi, "MDE": mde, "seed min": float(per_seed.min()),
+                     "seed max": float(per_seed.max()), "seeds": len(seeds), "rows": len(pa[0].preds)})
+    return pd.DataFrame(recs).set_index("statistic")
+
+
+def attribution_values(results: list, w: np.ndarray, feature: str, absolute: bool = True) -> np.ndarray:
+    """``feature : interaction`` (ratio of means over rows) on every resample."""
+    p = attribution_parts(results, absolute)
+    num, den = np.nan_to_num(p[feature]), np.nan_to_num(p["interaction"])
+    return _div(w @ num, w @ den)
+
+
+def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool = True, n_boot: int = 2000,
+                      seed: int = 0):
+    """Per model (base, each method averaged over seeds): task : interaction and prefix : interaction
+    with bootstrap intervals over the attribution rows. ``view``: ``"token"`` (mean per token, the
+    primary view) or ``"feature"`` (whole features: the task block against the summed history)."""
+    import pandas as pd
+
+    key = "attr_token" if view == "token" else "attr_feature"
+    models = {"base": [res.base]} if res.base is not None else {}
+    models.update({m: res.models(m) for m in res.methods})
+    models = {k: v for k, v in models.items() if v and all(getattr(p, key) for p in v)}
+    if not models:
+        return pd.DataFrame()
+    n = len(getattr(next(iter(models.values()))[0], key))
+    w = _weights(n, n_boot, seed)
+    recs = []
+    for name, parts in models.items():
+        rec = {"model": name, "seeds": len(parts), "rows": n}
+        for feat in ("task", "prefix"):
+            vals = np.array([attribution_values(getattr(p, key), w, feat, absolute) for p in parts]).mean(0)
+            lo, hi, _ = _interval(vals[1:])
+            rec.update({f"{feat}:interaction": float(vals[0]), f"{feat} lo": lo, f"{feat} hi": hi})
+        recs.append(rec)
+    return pd.DataFrame(recs).set_index("model")
+
+
+def paired_attribution(res: ReferenceResults, a: str, b: str, view: str = "token", absolute: bool = True,
+                       n_boot: int = 2000, seed: int = 0):
+    """``b - a`` of both attribution ratios, seed-averaged, paired over the attribution rows."""
+    import pandas as pd
+
+    key = "attr_token" if view == "token" else "attr_feature"
+    methods = [m for m in (a, b) if m != "base"]
+    seeds = res.seeds(*methods)
+
+    def parts(m):
+        return [res.base] * len(seeds) if m == "base" else res.models(m, seeds)
+
+    pa, pb = parts(a), parts(b)
+    if not seeds or not all(getattr(p, key) for p in pa + pb):
+        return pd.DataFrame()
+    n = len(getattr(pa[0], key))
+    w = _weights(n, n_boot, seed)
+    recs = []
+    for feat in ("task", "prefix"):
+        va = np.array([attribution_values(getattr(p, key), w, feat, absolute) for p in pa])
+        vb = np.array([attribution_values(getattr(p, key), w, feat, absolute) for p in pb])
+        d = vb.mean(0) - va.mean(0)
+        lo, hi, mde = _interval(d[1:])
+        per_seed = vb[:, 0] - va[:, 0]
+        recs.append({"statistic": f"{feat}:interaction", a: float(va.mean(0)[0]), b: float(vb.mean(0)[0]),
+                     "difference": float(d[0]), "lo": lo, "hi": hi, "MDE": mde, "seed min": float(per_seed.min()),
+                     "seed max": float(per_seed.max()), "seeds": len(seeds), "rows": n})
+    return pd.DataFrame(recs).set_index("statistic")
+
+
+def trace(res: ReferenceResults, method: str, groups: str = "title"):
+    """The group shares over training (paper Fig. 4, 9) from the validation lists: per seed and step,
+    the top-1 share of item group 1 and NDCG@5 on that seed's validation rows; step 0 is the untuned
+    base model on the same rows. A long DataFrame: method, seed, step, top-1 group-1 share, NDCG@5."""
+    import pandas as pd
+
+    ig = res.item_group if groups == "title" else res.item_group_response
+    recs = []
+    for seed, part in sorted(res.runs.get(method, {}).items()):
+        steps = dict(part.validation)
+        if seed in res.base_validation:
+            steps = {0: res.base_validation[seed], **steps}
+        for step, preds in sorted(steps.items()):
+            a = row_amounts([{**p, "history": []} for p in preds], ig, 5)
+            one = row_amounts([{**p, "history": []} for p in preds], ig, 1)
+            recs.append({"method": method, "seed": seed, "step": step, "top-1 group-1 share": one["g1"].sum() / one["n"].sum(),
+                         "NDCG@5": a["gain"].mean(), "rows": len(preds)})
+    return pd.DataFrame(recs)
+
+
+def trace_change(res: ReferenceResults, method: str, n_boot: int = 2000, seed: int = 0, groups: str = "title") -> dict:
+    """The top-1 group-1 share at the last validation minus at step 0 (the base model), averaged over
+    seeds, with a paired bootstrap over each seed's validation rows."""
+    ig = res.item_group if groups == "title" else res.item_group_response
+    diffs, points = [], []
+    for s, part in sorted(res.runs.get(method, {}).items()):
+        if s not in res.base_validation or not part.validation:
+            continue
+        last = part.validation[max(part.validation)]
+        first = res.base_validation[s]
+        a0 = row_amounts([{**p, "history": []} for p in first], ig, 1)
+        a1 = row_amounts([{**p, "history": []} for p in last], ig, 1)
+        w = _weights(len(last), n_boot, seed + s)
+        diffs.append(_div(w @ a1["g1"], w @ a1["n"]) - _div(w @ a0["g1"], w @ a0["n"]))
+        points.append(s)
+    if not diffs:
+        return {}
+    d = np.mean(diffs, axis=0)
+    lo, hi, mde = _interval(d[1:])
+    return {"difference": float(d[0]), "lo": lo, "hi": hi, "MDE": mde, "seeds": len(points),
+            "seed min": float(min(x[0] for x in diffs)), "seed max": float(max(x[0] for x in diffs))}
+
+
+# ------------------------------------------------------------------------------------- verdicts
+REPLICATES, NOT, CANNOT = "replicates", "does not replicate", "cannot tell at this size"
+
+
+def verdict(lo: float, hi: float, direction: int) -> str:
+    """``direction`` +1: the paper says the quantity is above 0; -1: below 0."""
+    if np.isnan(lo) or np.isnan(hi):
+        return CANNOT
+    if (direction > 0 and lo > 0) or (direction < 0 and hi < 0):
+        return REPLICATES
+    if (direction > 0 and hi < 0) or (direction < 0 and lo > 0):
+        return NOT
+    return CANNOT
+
+
+def _target_share_gap(res: ReferenceResults, method: str, n_boot: int, seed: int, groups: str) -> dict:
+    """Top-1 share of item group 1 minus the test targets' share of it, seed-averaged, bootstrap over rows."""
+    ig = res.item_group if groups == "title" else res.item_group_response
+    parts = res.models(method)
+    w = _weights(len(parts[0].preds), n_boot, seed)
+    tgt = np.array([1.0 if ig[int(p["target"])] == 1 else 0.0 for p in parts[0].preds])
+    t = w @ tgt / w.sum(1)
+    vals = np.array([metric_values(row_amounts(p.preds, ig, 1), w, "g1") for p in parts])
+    d = vals.mean(0) - t
+    lo, hi, mde = _interval(d[1:])
+    per_seed = vals[:, 0] - t[0]
+    return {"value": float(vals.mean(0)[0]), "reference": float(t[0]), "difference": float(d[0]), "lo": lo, "hi": hi,
+            "MDE": mde, "seeds": len(parts), "seed min": float(per_seed.min()), "seed max": float(per_seed.max())}
+
+
+def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str = "token", groups: str = "title",
+           cooccurrence: dict | None = None):
+    """The paper's claims, one row each: what the paper reports, what this experiment measured (the
+    difference the claim is about, with its 95% interval, MDE and seed spread) and the verdict
+    (:func:`verdict`). Claims whose parts have not finished yet are left out. ``cooccurrence``:
+    ``{"task": rate, "prefix": rate, "interaction": rate}`` (chapter 3's per-occurrence means) adds
+    the claim of paper Fig. 5, a count over the training rows (no interval)."""
+    import pandas as pd
+
+    from . import paper
+
+    recs = []
+
+    def add(claim, source, paper_text, d, direction, unit="", a=None, b=None):
+        if not d:
+            return
+        recs.append({"claim": claim, "paper": paper_text, "source": source, "from": a, "to": b,
+                     "difference": d["difference"], "lo": d["lo"], "hi": d["hi"], "MDE": d.get("MDE", float("nan")),
+                     "seeds": d.get("seeds"), "seed min": d.get("seed min"), "seed max": d.get("seed max"),
+                     "direction": direction, "unit": unit, "verdict": verdict(d["lo"], d["hi"], direction)})
+
+    have = set(res.methods)
+    if res.base is not None and "sft" in have:
+        att = paired_attribution(res, "base", "sft", view, n_boot=n_boot, seed=seed)
+        for feat, text in (("task", paper.FIG2_TEXT["task"]), ("prefix", paper.FIG2_TEXT["prefix"])):
+            if feat + ":interaction" in att.index:
+                r = att.loc[feat + ":interaction"]
+                add(f"SFT raises {feat} : interaction attribution", "Fig. 2", text, r.to_dict(), +1, "ratio",
+                    r["base"], r["sft"])
+    if "sft" in have:
+        g = _target_share_gap(res, "sft", n_boot, seed, groups)
+        add("SFT over-recommends item group 1 (top-1, against the targets' share)", "Fig. 3",
+            f"about {paper.SFT_TOP1_GROUP1:.0%} of top-1 in group 1 against {paper.TARGET_GROUP1:.0%} of targets",
+            g, +1, "share", g["reference"], g["value"])
+        t = trace_change(res, "sft", n_boot, seed, groups)
+        if t:
+            add("The group-1 share grows during SFT", "Fig. 4", "rises over training", t, +1, "share")
+    if cooccurrence:
+        for feat in ("task", "prefix"):
+            ratio = cooccurrence[feat] / cooccurrence["interaction"]
+            d = {"difference": ratio - 1.0, "lo": ratio - 1.0, "hi": ratio - 1.0}
+            add(f"{feat.capitalize()} tokens co-occur with targets more than interaction tokens "
+                "(rate ratio − 1, exact count)", "Fig. 5", "auxiliary pairs well above interaction pairs", d, +1, "ratio")
+    if {"sft", "gdrt"} <= have and res.seeds("sft", "gdrt"):
+        att = paired_attribution(res, "sft", "gdrt", view, n_boot=n_boot, seed=seed)
+        for feat in ("task", "prefix"):
+            if feat + ":interaction" in att.index:
+                r = att.loc[feat + ":interaction"]
+                add(f"GDRT lowers {feat} : interaction attribution", "Fig. 7", "lower than SFT's", r.to_dict(), -1,
+                    "ratio", r["sft"], r["gdrt"])
+        pt = paired(res, "sft", "gdrt", n_boot=n_boot, seed=seed, groups=groups)
+        book = paper.TABLE2.get(res.manifest.get("name", "").capitalize(), {})
+        for label, direction in (("top-1 group-1 share", -1), ("MGU@5", -1), ("DGU@5", -1), ("NDCG@10", +1)):
+            r = pt.loc[label]
+            key = label.lower()
+            text = (f"SFT {book['SFT'][key]:.4f} → GDRT {book['GDRT'][key]:.4f}" if key in book.get("SFT", {})
+                    else "spread closer to the targets' (Fig. 8)")
+            verb = "raises" if direction > 0 else "lowers"
+            add(f"GDRT {verb} {label}", "Table 2" if key in book.get("SFT", {}) else "Fig. 8", text, r.to_dict(),
+                direction, "", r["sft"], r["gdrt"])
+    return pd.DataFrame(recs)
+
+
+def claim_sentence(row) -> str:
+    """One sentence per claim that says what was measured and follows the verdict."""
+    ci = f"{row['difference']:+.4g} (95% interval {row['lo']:+.4g} to {row['hi']:+.4g})"
+    n_seeds = row.get("seeds")
+    seeds = f" over {int(n_seeds)} seed(s)" if n_seeds == n_seeds and n_seeds else ""  # NaN: a count, no seeds
+    if row["verdict"] == REPLICATES:
+        return f"{row['claim']}: replicates here, {ci}{seeds}."
+    if row["verdict"] == NOT:
+        return f"{row['claim']}: does not replicate here; the change went the other way, {ci}{seeds}."
+    mde = row.get("MDE")
+    mde_text = f"; this size could detect a change of about {mde:.2g}" if mde == mde and mde else ""
+    return f"{row['claim']}: cannot tell at this size, {ci}{seeds}{mde_text}."
