@@ -26,7 +26,8 @@
 # is about: does the model read the user's history, or mostly the words around it?
 #
 # ```{admonition} In this chapter
-# You will read one real test row of Amazon Office, build its exact prompt and count its tokens, see
+# You will read one real test row of an Amazon dataset (Book at the `cpu` profile), build its exact
+# prompt and count its tokens, see
 # why training and decoding must tokenise the response identically, write SFT's objective
 # ({ref}`Eq. (1) <eq-1>`) and see which tokens it covers, state the language-bias hypothesis, build
 # the catalog trie ({numref}`fig-01-trie`) and run constrained beam search on real prompts, next to
@@ -36,7 +37,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"      # smoke | cpu | gpu
-dataset = "office"   # office | game (the datasets with train, valid and test files)
+dataset = None       # None: the profile's (book at cpu); office | game | book | clothing
 num_beams = 10       # beams of constrained beam search (the paper: 10)
 seed = 0
 

@@ -40,7 +40,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"     # smoke (synthetic data) | cpu | gpu: the same work
-dataset = "office"  # inspected in detail: office | game | toy | book | clothing
+dataset = None      # inspected in detail (None: the profile's, book at cpu): office | game | toy | book | clothing
 seed = 0            # seed of the synthetic set (smoke, or no data found)
 
 # %% tags=["remove-cell"]
@@ -530,7 +530,8 @@ glue("chapter_s", time.perf_counter() - t_chapter, display=False)
 # Change a parameter, predict, run: re-execute this chapter at the `cpu` profile with
 # `-p dataset game`. Before running, predict from the tables above: will the split table have a
 # `train` row? Will the duplicate titles grow? Will the popularity curve of
-# {numref}`fig-02-popularity` rise more steeply or less steeply than for Office? Then run it.
+# {numref}`fig-02-popularity` rise more steeply or less steeply than for this execution's dataset?
+# Then run it.
 # ```
 #
 # ```{solution} ex-02-game

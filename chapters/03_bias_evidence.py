@@ -20,42 +20,33 @@
 # # The evidence of language bias
 #
 # The paper's first contribution is a diagnosis {cite:p}`gdrt2025`: after supervised fine-tuning, an
-# LLM recommender predicts the next title more from the *auxiliary* tokens of its input — the task
-# description and the part of the title it has already written — than from the user's history, and its
+# LLM recommender predicts the next title more from the *auxiliary* tokens of its input (the task
+# description and the part of the title it has already written) than from the user's history, and its
 # recommendations pile into the items that the task prompt alone makes likely. This chapter measures
-# each symptom on real data and a real model, before tuning, after SFT and after GDRT, and looks for
-# where the bias comes from in the training data.
+# each symptom before tuning and after SFT, and looks for where the bias comes from in the training
+# data. Whether GDRT removes it is the question of {doc}`07_analysis`, once GDRT has been taught.
 #
 # ```{admonition} In this chapter
-# Builds on {doc}`01_introduction` (the prompt, SFT, constrained beam search). You will measure how
-# much the target's log-probability owes to the task, to each history item and to the title's first
-# token by feature ablation ({numref}`fig-03-ratios`, the paper's Fig. 2 and 7), see where the top-1
-# and top-K recommendations land among the item groups of {ref}`Eq. (2) <eq-2>`
-# ({numref}`fig-03-shares`, Fig. 3 and 8) and how that share moves during training
-# ({numref}`fig-03-trace`, Fig. 4 and 9), and trace the bias to co-occurrence in the training set
-# ({numref}`fig-03-cooc`, Fig. 5) and to the per-group losses of the token groups of
-# {ref}`Eq. (3) <eq-3>` ({numref}`fig-03-group-loss`, Fig. 6). The SFT and GDRT models are the runs of
-# {doc}`05_gdrt`, reused from the run cache (trained here if that chapter has not run yet).
-# ```
-#
-# ```{warning}
-# At the `cpu` profile the models are a 135M-parameter model tuned on a few hundred rows for one
-# epoch, and the attribution sample is small: the numbers show the measurements working, with their
-# uncertainty, not the paper's effect sizes. The paper's setting needs the `gpu` profile.
+# Builds on {doc}`01_introduction` (the prompt, SFT, constrained beam search). You will define how
+# predictable a token and an item are from the auxiliary tokens alone ({ref}`Eq. (3) <eq-3>` and
+# {ref}`Eq. (2) <eq-2>`), measure how much the target's log-probability owes to each task token, each
+# history token and the title's first token by feature ablation ({numref}`fig-03-ratios`, the paper's
+# Fig. 2), see where the recommendations land among the item groups ({numref}`fig-03-shares`, Fig. 3)
+# and how that moves during training ({numref}`fig-03-trace`, Fig. 4), and trace the bias to
+# co-occurrence in the training set ({numref}`fig-03-cooc`, Fig. 5) and to the per-group losses
+# ({numref}`fig-03-group-loss`, Fig. 6). Every measurement appears twice: on this execution's live run,
+# and on the committed *reference experiment*, sized to answer the question.
 # ```
 
 # %% tags=["parameters"]
 profile = "cpu"         # smoke | cpu | gpu
-dataset = "office"
+dataset = None          # None: the profile's (book at cpu); office | game | book | clothing
 model = None            # None: the profile's model
-n_attr = None           # test rows for attribution, base-model decoding and group losses (None: the profile's)
-baseline = "remove"     # remove | placeholder: what replaces an ablated feature
-n_boot = 1000           # bootstrap resamples for the ratio intervals
-n_groups = 5            # the GDRT run of chapter 5 (the same values reuse it)
-tau = 0.5
-grouping = "kmeans"
-n_trace_rows = 32       # validation rows decoded at each point of the training curves
-n_trace_points = 8      # about this many points per training curve
+n_attr = None           # test rows for the live attribution (None: the profile's)
+attr_tokens = 24        # per-token attribution: at most this many tokens of each type per row (None: all)
+baseline = "remove"     # remove | placeholder: what replaces an ablated token or feature
+n_boot = 1000           # bootstrap resamples for the intervals
+reference = "book"      # the committed reference experiment shown beside the live run
 seed = 0
 
 # %% tags=["remove-cell"]
@@ -64,7 +55,7 @@ import time
 import pandas as pd
 from myst_nb import glue
 
-from gdrt import book, diagnostics, paper
+from gdrt import book, diagnostics, paper, replication
 from gdrt.models.loading import load_trained
 from gdrt.objectives.relevance import Grouping, token_values
 from gdrt.plots import bias as plots
@@ -73,206 +64,269 @@ from gdrt.training.runs import subset
 t_chapter = time.perf_counter()
 cfg = book.setup(profile, dataset=dataset, model=model, seed=seed, n_attr=n_attr)
 pd.set_option("display.precision", 3)
-glue("profile", profile, display=False)
-glue("baseline", baseline, display=False)
-glue("n_boot", n_boot, display=False)
-glue("paper_before", paper.TASK_INTERACTION_BEFORE_SFT, display=False)
-glue("paper_after_lo", paper.TASK_INTERACTION_AFTER_SFT[0], display=False)
-glue("paper_after_hi", paper.TASK_INTERACTION_AFTER_SFT[1], display=False)
-glue("paper_sft_top1_g1", paper.SFT_TOP1_GROUP1, display=False)
-glue("paper_target_g1", paper.TARGET_GROUP1, display=False)
+book.glue_all({"profile": profile, "baseline": baseline, "n_boot": n_boot, "attr_tokens": str(attr_tokens),
+               "paper_before": paper.TASK_INTERACTION_BEFORE_SFT, "paper_toy": paper.FIG2_AFTER_SFT["Toy"],
+               "paper_clothing": paper.FIG2_AFTER_SFT["Clothing"], "paper_sft_top1_g1": paper.SFT_TOP1_GROUP1,
+               "paper_target_g1": paper.TARGET_GROUP1})
 
 # %%
 book.banner(cfg)
 
 # %% [markdown]
-# ## Three models and a sample of test rows
+# ## Two sources of numbers
 #
-# Every measurement compares the untuned base model, the SFT model and the GDRT model. The tuned
-# models are LoRA adapters on the base model, trained and selected exactly as in {doc}`05_gdrt`; here
-# each selected adapter is merged into the weights it was trained against (for QLoRA, the 4-bit base
-# dequantized) and run in fp32 like the base model. The per-row measurements use a seeded
-# sample of the test rows.
+# A chapter of this book executes in minutes on a laptop, and that is too small to answer this
+# chapter's question: a few hundred training rows barely move a model, and a few dozen test rows
+# cannot tell a real shift from noise. So every measurement is shown twice:
+#
+# - **live**: this execution's run at profile {glue:text}`profile` (sizes in the banner above),
+#   trained or reused from the run cache; it shows the code working, on whatever machine runs it;
+# - **reference**: the *reference experiment*, run once with `python -m gdrt reference` on a paper
+#   dataset, with several seeds and a thousand test rows, and committed to the repository as small
+#   result files ({doc}`07_analysis` explains its sizing). The chapter reads those files; it never
+#   recomputes them.
+
+# %%
+res = book.reference(reference)
+book.reference_banner(res, reference)
+
+# %% tags=["remove-cell"]
+book.glue_all(replication.describe(res))
+
+# %% [markdown]
+# ## How predictable is a token without the user?
+#
+# Both of the paper's groupings start from one question: how likely does the model find a target token
+# when the user's history is hidden? The prompt keeps the task description, the history becomes the
+# literal `N/A`, and the title's already generated prefix stays. For target token $y_t$:
+#
+# (eq-3)=
+# :::{div}
+# $$ r(y_t) = \log P_\theta\big(y_t \mid x_{\text{task}},\ \texttt{N/A},\ y_{<t}\big) \tag{3} $$
+# :::
+#
+# A high $r$ means the auxiliary tokens alone predict the token. GDRT groups the training tokens by
+# this score ({doc}`05_gdrt`). For a whole item, the paper averages over the tokens of its title:
+#
+# (eq-2)=
+# :::{div}
+# $$ r(y) = \frac{1}{|y|}\sum_{t=1}^{|y|} \log P_\theta\big(y_t \mid x_{\text{task}},\ \texttt{N/A},\ y_{<t}\big) \tag{2} $$
+# :::
+#
+# and sorts the catalog by $r(y)$ into five equal *item groups*, group 1 the most predictable. These
+# groups are the yardstick of every fairness number in the book (MGU, DGU, the shares of
+# {numref}`fig-03-shares`).
+#
+# **Which model is $P_\theta$?** The paper writes $P_\theta$, the symbol of the model being tuned,
+# without saying at which point of tuning. The book scores both equations once, with the *untuned base
+# model*: GDRT needs its token groups before its first step, when the tuned model is the base model;
+# and a yardstick for comparing SFT with GDRT must not move with either of them. Scoring with a tuned
+# model instead would measure the bias with the biased model.
+#
+# **Which tokens are "the tokens for each item"?** The response the model writes is `"Title"` followed
+# by the end-of-sequence token. The book averages Eq. 2 over the tokens that carry the title's own
+# characters, not over the quotes and EOS: those are nearly certain for every title, and in a short
+# title they are a larger part of the mean, which lifts short titles toward group 1. Here is one
+# training target token by token, under the base model:
 
 # %%
 data = book.load_data(cfg)
-sft = book.run(cfg, "sft")
-gdrt = book.run(cfg, "gdrt", n_groups=n_groups, tau=tau, grouping=grouping)
-models = {"base": book.base_model(cfg),
-          "sft": load_trained(sft.run_dir, bf16=False),
-          "gdrt": load_trained(gdrt.run_dir, bf16=False)}
-sample = subset(data.test, cfg.n_attr, seed)
-glue("n_sample", len(sample), display=False)
-glue("n_train", len(data.train), display=False)
-glue("n_test", len(data.test), display=False)
-{"training rows": len(data.train), "test rows": len(data.test), "test rows in the sample": len(sample)}
+rel = book.relevance(cfg, data.catalog)
+book.token_table(cfg, data.catalog.title(data.train[0].target), rel)
 
 # %% [markdown]
-# ## How much the model leans on each feature
+# How many items would change group if the quotes and EOS were counted too? Rows: the book's groups
+# (title tokens); columns: the groups over every response token.
+
+# %% mystnb={"figure": {"caption": "Live: items per Eq. 2 group, by the title's own tokens (rows) and by every response token, quotes and EOS included (columns), on this run's catalog. Off the diagonal: the items whose group depends on the choice.", "name": "tab-03-groups-live"}}
+changes = book.item_group_changes(cfg, data.catalog)
+changes
+
+# %% mystnb={"figure": {"caption": "Reference: the same comparison on the reference experiment's catalog (from its committed item groups).", "name": "tab-03-groups-ref"}}
+ref_changes = book.group_crosstab(res.item_group, res.item_group_response)
+ref_changes
+
+# %% tags=["remove-cell"]
+book.glue_all({"changed_live": replication.off_diagonal(changes), "n_items_live": int(changes.loc["all", "all"]),
+               "changed_ref": replication.off_diagonal(ref_changes), "n_items_ref": int(ref_changes.loc["all", "all"])})
+
+# %% [markdown]
+# Counting the quotes and EOS moves {glue:text}`changed_live` of {glue:text}`n_items_live` items to
+# another group here, and {glue:text}`changed_ref` of {glue:text}`n_items_ref` in the reference
+# catalog: the choice is not a detail.
+#
+# ## How much the model leans on each token
 #
 # Feature ablation asks a counterfactual question: how much less likely does the model find the true
-# next title when one part of its input is taken away? The input of a test row is the prompt
-# $x = [x_{\text{task}}, x_{\text{user}}]$ of {doc}`01_introduction` and the response
-# $y = $ `"Title"` + EOS. We ablate three kinds of *feature*:
+# next title when one piece of its input is taken away? The input of a row is the prompt
+# $x = [x_{\text{task}}, x_{\text{user}}]$ of {doc}`01_introduction` and the response $y$. Three kinds of
+# token are compared:
 #
-# - **task**: the instruction sentence ("Given a list of … please recommend …");
-# - **item $j$**: the text of the $j$-th history title; their contributions summed give
-#   **interaction**;
-# - **prefix**: the first response token that carries a character of the title — the first title
-#   token the model generates after the opening quote.
+# - **task** tokens: those of the instruction sentence ("Given a list of … please recommend …");
+# - **interaction** tokens: those of the history titles;
+# - the **prefix** token: the first response token that carries a character of the title, the first
+#   title token the model writes (after the opening quote; where a tokenizer merges the quote into the
+#   first word, that merged token).
 #
-# A feature's tokens are found by building the prompt from its pieces and matching character spans
-# against the tokenizer's own offsets, so the ablated inputs differ from the training input only in
-# the feature. The baseline that replaces a feature is a parameter: `remove` deletes its tokens,
-# `placeholder` replaces each of them by one neutral token (the tokenizer's unknown token), keeping
-# the length. This run uses **{glue:text}`baseline`**.
+# The quantity measured is the log-probability of the response tokens *after* the prefix token
+# (the rest of the title, the closing quote and EOS), the same for every ablation so that all
+# contributions are in the same units. Ablating token $i$ (deleting it, for the `remove` baseline, or
+# replacing it by a neutral token, for `placeholder`) gives its contribution
 #
-# The quantity every feature is measured on is the log-probability of the response tokens *after*
-# the prefix token $y_k$ (the rest of the title, the closing quote and EOS), so that all three
-# contributions are in the same units. The contribution of feature $f$ is the drop
+# $$ c_i = \sum_{t > k} \log P\big(y_t \mid x,\, y_{<t}\big) \;-\; \sum_{t > k} \log P\big(y_t \mid \tilde x^{(i)},\, \tilde y^{(i)}_{<t}\big) $$ (eq-03-drop)
 #
-# $$ c_f = \sum_{t > k} \log P\big(y_t \mid x,\, y_{<t}\big) \;-\; \sum_{t > k} \log P\big(y_t \mid \tilde x^{(f)},\, \tilde y^{(f)}_{<t}\big) $$ (eq-03-drop)
+# Positive: the token makes the true title more likely. This run uses the **{glue:text}`baseline`**
+# baseline. The paper does its attribution "at the token level": every token is its own feature, and a
+# type is summarised by its **mean contribution per token**. Per row, and over $n$ rows,
 #
-# where $\tilde x^{(f)}, \tilde y^{(f)}$ are the input with $f$ replaced by the baseline (only the
-# prefix feature changes $y_{<t}$). Positive: the feature makes the true title more likely. The
-# intact input runs once; all its ablated copies then run together in one batch, each reusing the
-# intact input's computation for the tokens before its ablated feature, so a row costs about half of
-# scoring every copy from scratch:
+# $$ A_{\text{type}}(i) = \frac{1}{|T_{\text{type}}(i)|}\sum_{j \in T_{\text{type}}(i)} |c_j|, \qquad R_{\text{task}} = \frac{\frac1n\sum_i A_{\text{task}}(i)}{\frac1n\sum_i A_{\text{inter}}(i)}, \qquad R_{\text{prefix}} = \frac{\frac1n\sum_i |c_{\text{prefix}}(i)|}{\frac1n\sum_i A_{\text{inter}}(i)} $$ (eq-03-ratio)
+#
+# with absolute values, so that a token that pushes the target down counts as relied on too (the
+# signed view, with $c_j$ for $|c_j|$, is shown as well). The intervals are 95% bootstrap intervals over
+# the rows. Every token of a row costs one forward pass over the rest of the sequence after it, so the
+# rows' ablations share the computation of everything before each ablated token (a cached prefix)
+# and run in batches:
 #
 # ```{literalinclude} ../lib/gdrt/diagnostics/attribution.py
-# :pyobject: feature_ablation
+# :pyobject: token_ablation
 # ```
 #
-# The values equal those of captum's `FeatureAblation` given the same features and baseline (a test
-# checks it to $10^{-5}$). Here is one test row under the SFT model:
+# The values equal those of captum's `FeatureAblation` with one feature per token (a test checks it
+# to $10^{-5}$). A row's prompt holds about two dozen task tokens and well over a hundred history
+# tokens; with `attr_tokens` = {glue:text}`attr_tokens`, each row ablates a uniform random sample of at
+# most that many tokens of each type, an unbiased estimate of the row's mean per token at a fraction of
+# the cost. Here are the live base and SFT models on a seeded sample of test rows:
 
 # %%
+sft = book.run(cfg, "sft")
+models = {"base": book.base_model(cfg), "sft": load_trained(sft.run_dir, bf16=False)}
+sample = subset(data.test, cfg.n_attr, seed)
+keys = {"base": cfg.model, "sft": str(sft.run_dir)}
 t0 = time.perf_counter()
-model_keys = {"base": cfg.model, "sft": str(sft.run_dir), "gdrt": str(gdrt.run_dir)}
-attr = {name: diagnostics.cached_attribution(model_keys[name], lm, sample, data.catalog, cfg.preset,
-                                             cfg.runs_root / "attribution", baseline)
-        for name, lm in models.items()}
+attr = {name: diagnostics.cached_attribution(keys[name], lm, sample, data.catalog, cfg.preset, cfg.runs_root / "attribution",
+                                             baseline, view="token", max_tokens=attr_tokens) for name, lm in models.items()}
 glue("attr_min", (time.perf_counter() - t0) / 60, display=False)
-diagnostics.explain_row(attr["sft"][0], sample[0], data.catalog)
 
-# %% [markdown]
-# Each line is one ablation; the sum over the items is the row's interaction contribution.
-# Over the sample, the book summarises a model by two ratios of means,
-#
-# $$ R_{\text{task}} = \frac{\frac1n \sum_i |c_{\text{task}}(i)|}{\frac1n \sum_i \sum_j |c_{\text{item}_j}(i)|}, \qquad R_{\text{prefix}} = \frac{\frac1n \sum_i |c_{\text{prefix}}(i)|}{\frac1n \sum_i \sum_j |c_{\text{item}_j}(i)|} $$ (eq-03-ratio)
-#
-# with absolute values: a feature that moves the target's probability down is relied on too, and
-# with signed values the items' effects would cancel. The intervals are 95% percentile bootstrap
-# intervals over the rows ({glue:text}`n_boot` resamples). Attribution of the three models took
-# {glue:text}`attr_min:.1f` min (about 0 when this execution found them in the cache; they are saved
-# for {doc}`07_analysis`).
-
-# %% mystnb={"figure": {"caption": "Feature-ablation ratios per model on the test sample: mean |contribution| of the task and of the prefix over the mean summed |contribution| of the history items (ratios of means, defined above), with 95% bootstrap intervals (columns lo, hi).", "name": "tab-03-ratios"}}
+# %% mystnb={"figure": {"caption": "Live: per-token attribution ratios of the base and SFT models on the test sample (ratios of mean |contribution| per token, eq-03-ratio) with 95% bootstrap intervals (lo, hi).", "name": "tab-03-ratios-live"}}
 ratios = diagnostics.ratio_table(attr, n_boot=n_boot, seed=seed)
+glue("n_sample", len(sample), display=False)
 ratios
 
 # %% tags=["remove-cell"]
-book.glue_all(diagnostics.ratio_numbers(ratios))
-
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 2 and 7 on this run: task : interaction (left) and prefix : interaction (right) for the base, SFT and GDRT models, with 95% bootstrap intervals. Grey line: 1:1. Dotted: the paper's task : interaction before SFT; shaded: its range after SFT. Compare the bars' heights across models and their intervals.", "name": "fig-03-ratios"}}
-plots.attribution_ratios(ratios, paper.TASK_INTERACTION_BEFORE_SFT, paper.TASK_INTERACTION_AFTER_SFT)
+book.glue_all(diagnostics.ratio_numbers(ratios), prefix="live_")
 
 # %% [markdown]
-# Task : interaction is {glue:text}`base_task_ratio:.2f` for the base model
-# (95% interval {glue:text}`base_task_lo:.2f`–{glue:text}`base_task_hi:.2f`),
-# {glue:text}`sft_task_ratio:.2f` after SFT ({glue:text}`sft_task_lo:.2f`–{glue:text}`sft_task_hi:.2f`)
-# and {glue:text}`gdrt_task_ratio:.2f` after GDRT
-# ({glue:text}`gdrt_task_lo:.2f`–{glue:text}`gdrt_task_hi:.2f`). Prefix : interaction is
-# {glue:text}`base_prefix_ratio:.2f`, {glue:text}`sft_prefix_ratio:.2f` and
-# {glue:text}`gdrt_prefix_ratio:.2f`. Where two intervals overlap, this sample cannot tell the two
-# models apart. The per-row contributions behind the ratios:
+# Live: task : interaction is {glue:text}`live_base_task_ratio:.2f` for the base model and
+# {glue:text}`live_sft_task_ratio:.2f` after SFT, on {glue:text}`n_sample` rows (attribution took
+# {glue:text}`attr_min:.1f` min, or about 0 from the cache). The reference experiment measures the
+# same on its own rows, for the base model and each seed of SFT (averaged over seeds):
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Per-row contributions (drop in the log-probability of the title after its first token, nats) of the task, the interaction (sum over history items) and the prefix, per model. One point per test row of the sample; hover for the row.", "name": "fig-03-contrib"}}
-plots.contributions(diagnostics.contributions_frame(attr))
+# %% mystnb={"figure": {"caption": "Reference: per-token attribution ratios (mean |contribution| per token) of the base model and of SFT (mean over its seeds), with 95% bootstrap intervals over the attribution rows.", "name": "tab-03-ratios-ref"}}
+ref_ratios = replication.attribution_table(res, "token", n_boot=n_boot, seed=seed).loc[["base", "sft"]]
+ref_ratios
+
+# %% tags=["remove-cell"]
+book.glue_all(diagnostics.ratio_numbers(ref_ratios), prefix="ref_")
+ref_signed = replication.attribution_table(res, "token", absolute=False, n_boot=n_boot, seed=seed)
+ref_feature = replication.attribution_table(res, "feature", n_boot=n_boot, seed=seed)
+book.glue_all(diagnostics.ratio_numbers(ref_signed.loc[["base", "sft"]]), prefix="ref_signed_")
+book.glue_all(diagnostics.ratio_numbers(ref_feature.loc[["base", "sft"]]), prefix="ref_feature_")
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 2 on the reference experiment: task : interaction (left) and prefix : interaction (right), mean |contribution| per token, for the base model and after SFT, with 95% bootstrap intervals. Grey line: 1:1. Dotted: the paper's task : interaction before SFT; shaded: its values after SFT on Toy and Clothing. Compare the SFT bar with the base bar.", "name": "fig-03-ratios"}}
+plots.attribution_ratios(ref_ratios, paper.TASK_INTERACTION_BEFORE_SFT, paper.TASK_INTERACTION_AFTER_SFT)
+
+# %% [markdown]
+# In the reference experiment task : interaction per token is {glue:text}`ref_base_task_ratio:.2f`
+# for the base model ({glue:text}`ref_base_task_lo:.2f`–{glue:text}`ref_base_task_hi:.2f`) and
+# {glue:text}`ref_sft_task_ratio:.2f` after SFT ({glue:text}`ref_sft_task_lo:.2f`–{glue:text}`ref_sft_task_hi:.2f`);
+# prefix : interaction is {glue:text}`ref_base_prefix_ratio:.2f` and {glue:text}`ref_sft_prefix_ratio:.2f`.
+# With signed contributions, task : interaction is {glue:text}`ref_signed_base_task_ratio:.2f` and
+# {glue:text}`ref_signed_sft_task_ratio:.2f`. The paper reports about {glue:text}`paper_before:.0f`:1
+# before SFT and {glue:text}`paper_toy:.2f`:1 (Toy) and {glue:text}`paper_clothing:.2f`:1 (Clothing)
+# after. {doc}`07_analysis` tests the change before and after SFT with a paired interval.
+#
+# ### A second view: whole features
+#
+# An earlier version of this book ablated *whole features* (the instruction sentence as one block,
+# each history title as one block, the prefix token) and compared the task block with the *sum* over
+# the ten history titles. That view answers another question. Summing over ten titles of a dozen
+# tokens each gives the history a far larger total than one instruction sentence, so the ratio is
+# small whatever the model does; the per-token view compares like with like, one token against one
+# token. In the reference experiment the whole-feature task : interaction is
+# {glue:text}`ref_feature_base_task_ratio:.3f` for the base model and
+# {glue:text}`ref_feature_sft_task_ratio:.3f` after SFT.
+
+# %% mystnb={"figure": {"caption": "Reference: whole-feature ratios (the task block's |contribution| over the summed |contribution| of the history titles), base model and SFT, with 95% bootstrap intervals.", "name": "tab-03-ratios-feature"}}
+ref_feature.loc[["base", "sft"]]
 
 # %% [markdown]
 # ## Where the recommendations land
 #
-# Item groups follow {ref}`Eq. (2) <eq-2>`: every catalog item is scored by the base model's mean
-# log-probability of its title given the task prompt with the history `N/A`, and the items are cut
-# into five equal groups, group 1 the most predictable from the task prompt alone. The groups are
-# fixed by the base model, so every model is measured against the same groups. If a model leans on
-# the task prompt, its recommendations drift into group 1 beyond what the users actually went on to
-# choose (the test targets).
-#
-# The SFT and GDRT predictions are those of {doc}`05_gdrt`'s evaluation (all
-# {glue:text}`n_test` test rows); the base model decodes the sample here with the same constrained
-# beam search.
+# If a model leans on the task prompt, its recommendations drift into item group 1 beyond what the
+# users went on to choose (the test targets). The live SFT predictions are its evaluation's
+# ({glue:text}`n_test` test rows); the live base model decodes the attribution sample with the same
+# constrained beam search.
 
-# %% mystnb={"figure": {"caption": "Share of each item group among the top-1, top-5 and top-10 recommendations of each model, pooled over rows, with the test targets' and the histories' shares (of the rows of the SFT evaluation). Column rows: the test rows each line covers.", "name": "tab-03-shares"}}
-item_group = diagnostics.load_item_groups(sft.eval_dir)
+# %% mystnb={"figure": {"caption": "Live: share of each item group among the top-1, top-5 and top-10 recommendations of the base and SFT models, pooled over rows, with the test targets' and the histories' shares. Column rows: the test rows each line covers.", "name": "tab-03-shares"}}
+item_group = book.item_groups(cfg, data.catalog)
 preds = {"base": diagnostics.decode_rows(models["base"].model, models["base"].tokenizer, sample, data.catalog,
                                          cfg.preset, cfg.runs_root / "base", item_group, name=cfg.model, bf16=cfg.bf16),
-         "sft": diagnostics.load_predictions(sft.eval_dir), "gdrt": diagnostics.load_predictions(gdrt.eval_dir)}
+         "sft": diagnostics.load_predictions(sft.eval_dir)}
 shares = diagnostics.group_share_table(preds, item_group, ks=(1, 5, 10))
+glue("n_test", len(preds["sft"]), display=False)
 shares
 
 # %% tags=["remove-cell"]
-share_values = book.glue_all(diagnostics.share_numbers(shares))
+book.glue_all(diagnostics.share_numbers(shares), prefix="live_")
+ref_shares = replication.group_share_table(res, ("base", "sft"))
+ref_share_values = book.glue_all(diagnostics.share_numbers(ref_shares, ks=(1, 10)), prefix="ref_")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 3 and 8 on this run: per item group, the share of top-1 (left) and top-10 (right) recommendations of each model (bars), against the test targets' (dashed) and the histories' (dotted) shares. Look at group 1: a bias toward prompt-likely items shows as bars above the dashed line there.", "name": "fig-03-shares"}}
-plots.group_shares(shares, k=10)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 3 on the reference experiment: per item group, the share of the top-1 (left) and top-10 (right) recommendations of the base model and of SFT (its seeds pooled), against the test targets' (dashed) and the histories' (dotted) shares. Look at group 1: a bias toward prompt-likely items shows as an SFT bar above the dashed line there.", "name": "fig-03-shares"}}
+plots.group_shares(ref_shares, k=10)
 
 # %% [markdown]
-# In item group 1 lie {glue:text}`target_g1:.1%` of the test targets and {glue:text}`history_g1:.1%`
-# of the history items. The top-1 recommendations in group 1: base {glue:text}`base_top1_g1:.1%`
-# (on {glue:text}`base_rows` sampled rows), SFT {glue:text}`sft_top1_g1:.1%` and GDRT
-# {glue:text}`gdrt_top1_g1:.1%`; over the top-10 lists: base {glue:text}`base_top10_g1:.1%`, SFT
-# {glue:text}`sft_top10_g1:.1%`, GDRT {glue:text}`gdrt_top10_g1:.1%`.
+# Reference: {glue:text}`ref_target_g1:.1%` of the test targets and {glue:text}`ref_history_g1:.1%` of
+# the history items lie in item group 1. The top-1 recommendations in group 1: base
+# {glue:text}`ref_base_top1_g1:.1%`, SFT {glue:text}`ref_sft_top1_g1:.1%`; over the top-10 lists: base
+# {glue:text}`ref_base_top10_g1:.1%`, SFT {glue:text}`ref_sft_top10_g1:.1%`. The paper reports about
+# {glue:text}`paper_sft_top1_g1:.0%` for SFT against {glue:text}`paper_target_g1:.0%` of the targets.
+# Live: base {glue:text}`live_base_top1_g1:.1%` (on {glue:text}`live_base_rows` rows) and SFT
+# {glue:text}`live_sft_top1_g1:.1%`, targets {glue:text}`live_target_g1:.1%`.
 #
 # ## Over training
 #
-# When does the drift into group 1 happen? A training callback decodes a fixed subset of validation
-# rows before the first step and every few optimizer steps, and records the share of top-1
-# recommendations in group 1 and NDCG@5. It is a plain `transformers` callback, added to the trainer:
-#
-# ```{literalinclude} ../lib/gdrt/diagnostics/callbacks.py
-# :pyobject: GroupShareCallback.measure
-# ```
-#
-# The curves come from runs identical in every setting to the two above, measured as they train
-# (with beam 5 on {glue:text}`n_trace_rows` validation rows, to keep it cheap).
+# When does the drift into group 1 happen? Every validation during training decodes a fixed subset
+# of validation rows with constrained beam search to choose the best adapter, and keeps the ranked lists
+# it made (`validation/step-N.jsonl` in the run's folder); the share of top-1 recommendations in
+# group 1 at each validation is read from those lists, with the untuned model on the same rows as
+# step 0. No extra decoding is needed.
 
 # %%
-trace_rows = data.valid[:n_trace_rows]
-traces = {
-    "sft": diagnostics.group_share_trace(book.train_config(cfg, "sft"), cfg.runs_root, trace_rows, item_group,
-                                         n_trace_points),
-    "gdrt": diagnostics.group_share_trace(book.train_config(cfg, "gdrt", n_groups=n_groups, tau=tau, grouping=grouping),
-                                          cfg.runs_root, trace_rows, item_group, n_trace_points),
-}
-glue("n_trace_rows", len(trace_rows), display=False)
-trace_summary = diagnostics.trace_table(traces)
-trace_summary
+live_trace = book.validation_trace(cfg, {"sft": sft}, item_group)
+ref_trace = replication.trace(res, "sft")
+live_trace.round(3)
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 4 on the reference experiment: share of top-1 recommendations in item group 1 (left) and NDCG@5 (right) on each seed's validation rows during SFT, one line per seed; step 0 is the untuned model. Dashed: the test targets' group-1 share.", "name": "fig-03-trace"}}
+plots.reference_trace(ref_trace, ref_share_values["target_g1"])
 
 # %% tags=["remove-cell"]
-book.glue_all({f"{name}_trace_{key}": trace_summary.loc[row, name] for name in traces
-               for key, row in (("start", "group-1 share at start"), ("end", "at the end"), ("max", "highest"))})
-
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 4 and 9 on this run: share of top-1 recommendations in item group 1 (left) and NDCG@5 (right) on a fixed validation subset during SFT and GDRT training; dashed: the test targets' group-1 share. Step 0 is the untuned model.", "name": "fig-03-trace"}}
-plots.share_curves(traces, share_values["target_g1"])
+book.glue_all(replication.trace_numbers(ref_trace), prefix="ref_sft_")
 
 # %% [markdown]
-# On the {glue:text}`n_trace_rows` validation rows, SFT's top-1 share in group 1 goes from
-# {glue:text}`sft_trace_start:.1%` before the first step to {glue:text}`sft_trace_end:.1%` at the end
-# (peak {glue:text}`sft_trace_max:.1%`); GDRT's from {glue:text}`gdrt_trace_start:.1%` to
-# {glue:text}`gdrt_trace_end:.1%` (peak {glue:text}`gdrt_trace_max:.1%`). With this few rows one
-# recommendation moves the share by several points.
+# In the reference runs the top-1 share of group 1 on the validation rows goes from
+# {glue:text}`ref_sft_trace_start:.1%` for the untuned model to {glue:text}`ref_sft_trace_end:.1%` at the
+# last validation (mean over seeds; the highest point of any seed is {glue:text}`ref_sft_trace_max:.1%`).
+# The live table above shows the same measurement at this profile's size.
 #
 # ## Origins: co-occurrence in the training set
 #
-# Why would fine-tuning teach the model to lean on the task and the prefix? One reason the paper
-# gives is statistical: auxiliary tokens co-occur with target tokens far more often than interaction
-# tokens do, so the associations SFT strengthens at every step are mostly theirs. To make that
-# precise, take every *target position* $(e, t)$ of the training set — token $y_t$ of example $e$'s
-# response, $N$ positions in all — and three *source sets* at it: the distinct tokens of the task
-# sentence $T_e$, of the already generated prefix $P_{e,t} = \{y_s : s < t\}$, and of the history
-# titles $I_e$. For a source kind $S$ and a pair of tokens $(a, b)$,
+# Why would fine-tuning teach the model to lean on the task and the prefix? The paper's answer is
+# statistical: auxiliary tokens co-occur with target tokens far more often than interaction tokens do,
+# so the associations SFT strengthens at every step are mostly theirs. To make that precise, take
+# every *target position* $(e, t)$ of the training set (token $y_t$ of example $e$'s response, $N$
+# positions in all) and three *source sets* at it: the distinct tokens of the task sentence $T_e$, of
+# the already generated prefix $P_{e,t} = \{y_s : s < t\}$, and of the history titles $I_e$. For a
+# source kind $S$ and a pair of tokens $(a, b)$,
 #
 # $$ \operatorname{rate}_S(a, b) = \frac{1}{N}\,\#\{(e, t) : a \in S_{e,t},\ y_{e,t} = b\} $$ (eq-03-cooc)
 #
@@ -280,31 +334,35 @@ plots.share_curves(traces, share_values["target_g1"])
 # Two summaries per kind: the mean rate over distinct pairs, and the mean over pair *occurrences*
 # (the rate of the pair behind a randomly drawn training co-occurrence).
 
-# %% mystnb={"figure": {"caption": "Co-occurrence of (source token, target token) pairs over the training rows, per source kind (rates as defined above): distinct pairs, occurrences, and mean and median rates.", "name": "tab-03-cooc"}}
+# %% mystnb={"figure": {"caption": "Live: co-occurrence of (source token, target token) pairs over this run's training rows, per source kind (rates as defined above): distinct pairs, occurrences, and mean and median rates.", "name": "tab-03-cooc"}}
 tokenizer = models["base"].tokenizer
 counts, n_positions = diagnostics.cooccurrence_counts(tokenizer, data.train, data.catalog, cfg.preset)
 cooc = diagnostics.cooccurrence_summary(counts, n_positions)
 glue("n_positions", n_positions, display=False)
+glue("n_train", len(data.train), display=False)
 cooc
 
 # %% tags=["remove-cell"]
 rate = cooc["mean rate (per occurrence)"]
+ref_rate = res.cooccurrence()
 book.glue_all({**{f"cooc_{k}": rate[k] for k in diagnostics.SOURCES},
-               **{f"cooc_pair_{k}": cooc.loc[k, "mean rate (per pair)"] for k in diagnostics.SOURCES},
                "cooc_task_over_inter": rate["task"] / rate["interaction"],
-               "cooc_prefix_over_inter": rate["prefix"] / rate["interaction"]})
+               "cooc_prefix_over_inter": rate["prefix"] / rate["interaction"],
+               "ref_cooc_task_over_inter": ref_rate["task"] / ref_rate["interaction"],
+               "ref_cooc_prefix_over_inter": ref_rate["prefix"] / ref_rate["interaction"]})
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 5 on this run: co-occurrence rates of the distinct (source token, target token) pairs in the training rows, per source kind (log scale; the dashed line in each box is the mean). Compare the heights of the boxes.", "name": "fig-03-cooc"}}
 plots.cooccurrence_rates(diagnostics.pair_rates(counts, n_positions))
 
 # %% [markdown]
-# Over the {glue:text}`n_positions` target positions of the {glue:text}`n_train` training rows, the
-# pair behind a randomly drawn co-occurrence has rate {glue:text}`cooc_task:.4f` for task pairs,
-# {glue:text}`cooc_prefix:.4f` for prefix pairs and {glue:text}`cooc_interaction:.4f` for
-# interaction pairs: task pairs are {glue:text}`cooc_task_over_inter:.1f` times and prefix pairs
-# {glue:text}`cooc_prefix_over_inter:.1f` times as frequent as interaction pairs by this measure
-# (per distinct pair: {glue:text}`cooc_pair_task:.4f`, {glue:text}`cooc_pair_prefix:.4f` and
-# {glue:text}`cooc_pair_interaction:.4f`). The most frequent pairs of each kind:
+# Over the {glue:text}`n_positions` target positions of the {glue:text}`n_train` live training rows,
+# the pair behind a randomly drawn co-occurrence has rate {glue:text}`cooc_task:.4f` for task pairs,
+# {glue:text}`cooc_prefix:.4f` for prefix pairs and {glue:text}`cooc_interaction:.4f` for interaction
+# pairs: task pairs are {glue:text}`cooc_task_over_inter:.1f` times and prefix pairs
+# {glue:text}`cooc_prefix_over_inter:.1f` times as frequent as interaction pairs by this measure. On
+# the reference experiment's training rows the two factors are
+# {glue:text}`ref_cooc_task_over_inter:.1f` and {glue:text}`ref_cooc_prefix_over_inter:.1f`. The most
+# frequent pairs of each kind:
 
 # %%
 diagnostics.top_pairs(counts, n_positions, tokenizer, k=3)
@@ -312,15 +370,15 @@ diagnostics.top_pairs(counts, n_positions, tokenizer, k=3)
 # %% [markdown]
 # ## Origins: which tokens the model learns
 #
-# The second part of the story is the loss. Split the target tokens into the groups GDRT trains with:
-# by their relevance $r(y_t)$ to the auxiliary tokens ({ref}`Eq. (3) <eq-3>`), $G$ groups, group 1
-# the most relevant. If the model learns the prompt-predictable tokens and neglects the others, its
-# held-out loss is low in group 1 and high in the last groups — and the high-loss groups are exactly
-# those GDRT up-weights. Here are the per-group losses of the three models on the test sample:
+# The second part of the story is the loss. Split the target tokens into the groups GDRT trains with,
+# by their relevance {ref}`Eq. (3) <eq-3>`: $G$ groups, group 1 the most relevant. If the model learns
+# the prompt-predictable tokens and neglects the others, its held-out loss is low in group 1 and high
+# in the last groups, and those high-loss groups are the ones GDRT up-weights ({doc}`05_gdrt`). The
+# per-group losses of the base and SFT models on the live test sample:
 
 # %%
-rel = book.relevance(cfg, data.catalog)
-groups = Grouping.fit(token_values(rel, data.catalog, data.train), n_groups, grouping, seed)
+n_groups = 5
+groups = Grouping.fit(token_values(rel, data.catalog, data.train), n_groups, "kmeans", seed)
 losses = {name: diagnostics.group_losses(lm.model, lm.tokenizer, sample, data.catalog, cfg.preset, rel, groups)
           for name, lm in models.items()}
 loss_table = diagnostics.group_loss_table(losses)
@@ -331,49 +389,36 @@ glue("G", n_groups, display=False)
 book.glue_all({f"{name}_{key}": value for name, r in losses.items() for key, value in
                (("loss_g1", r["group_loss"][0]), ("loss_glast", r["group_loss"][-1]), ("loss_mean", r["mean"]))})
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 6 on this run: mean held-out token loss per relevance group (group 1: the tokens most predictable from the task prompt alone) for the base, SFT and GDRT models on the test sample. Hover for the token counts.", "name": "fig-03-group-loss"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 6 on this run: mean held-out token loss per relevance group (group 1: the tokens most predictable from the task prompt alone) for the base and SFT models on the test sample. Hover for the token counts.", "name": "fig-03-group-loss"}}
 plots.group_losses(loss_table)
 
 # %% [markdown]
-# With $G$ = {glue:text}`G` groups, SFT's held-out loss is {glue:text}`sft_loss_g1:.3f` nats per
-# token in group 1 and {glue:text}`sft_loss_glast:.3f` in group {glue:text}`G` (base model:
-# {glue:text}`base_loss_g1:.3f` and {glue:text}`base_loss_glast:.3f`; GDRT: {glue:text}`gdrt_loss_g1:.3f`
-# and {glue:text}`gdrt_loss_glast:.3f`). The mean over all tokens is {glue:text}`base_loss_mean:.3f`,
-# {glue:text}`sft_loss_mean:.3f` and {glue:text}`gdrt_loss_mean:.3f` for the three models.
+# With $G$ = {glue:text}`G` groups, SFT's held-out loss is {glue:text}`sft_loss_g1:.3f` nats per token
+# in group 1 and {glue:text}`sft_loss_glast:.3f` in group {glue:text}`G` (base model:
+# {glue:text}`base_loss_g1:.3f` and {glue:text}`base_loss_glast:.3f`); the mean over all tokens is
+# {glue:text}`base_loss_mean:.3f` before and {glue:text}`sft_loss_mean:.3f` after SFT.
 #
 # ## The paper and this book
 #
 # ```{admonition} What the paper reports
 # :class: note
-# With Llama-3.2-3B on Toy, Clothing and Book (paper §2.2, Fig. 2–6): the attribution ratio
-# task : interaction is about {glue:text}`paper_before:.0f`:1 before SFT and
-# {glue:text}`paper_after_lo:.1f`–{glue:text}`paper_after_hi:.1f`:1 after SFT; about
-# {glue:text}`paper_sft_top1_g1:.0%` of SFT's top-1 recommendations fall in item group 1, against
-# {glue:text}`paper_target_g1:.0%` of the test targets. It traces the bias to auxiliary–target token
-# pairs co-occurring more often in the training data than interaction–target pairs (Fig. 5) and to
-# the per-group losses of the tuned model (Fig. 6).
+# With Llama-3.2-3B on Toy, Clothing and Book (paper §2.2, Fig. 2–6): task : interaction about
+# {glue:text}`paper_before:.0f`:1 before SFT and {glue:text}`paper_toy:.2f`:1 (Toy),
+# {glue:text}`paper_clothing:.2f`:1 (Clothing) after; about {glue:text}`paper_sft_top1_g1:.0%` of SFT's
+# top-1 recommendations in item group 1, against {glue:text}`paper_target_g1:.0%` of the test targets,
+# a share that rises during tuning; auxiliary–target pairs co-occurring far more than
+# interaction–target pairs.
 # ```
 #
-# ```{admonition} What we measured
+# ```{admonition} What the reference experiment measured
 # :class: tip
-# Profile {glue:text}`profile`, dataset as in the banner, {glue:text}`n_sample` sampled test rows,
-# baseline {glue:text}`baseline`, one seed. Task : interaction: base {glue:text}`base_task_ratio:.2f`
-# ({glue:text}`base_task_lo:.2f`–{glue:text}`base_task_hi:.2f`), SFT {glue:text}`sft_task_ratio:.2f`
-# ({glue:text}`sft_task_lo:.2f`–{glue:text}`sft_task_hi:.2f`), GDRT {glue:text}`gdrt_task_ratio:.2f`
-# ({glue:text}`gdrt_task_lo:.2f`–{glue:text}`gdrt_task_hi:.2f`). Top-1 recommendations in item
-# group 1: SFT {glue:text}`sft_top1_g1:.1%`, GDRT {glue:text}`gdrt_top1_g1:.1%`, base
-# {glue:text}`base_top1_g1:.1%`; test targets {glue:text}`target_g1:.1%`. Co-occurrence (per
-# occurrence): task {glue:text}`cooc_task:.4f`, prefix {glue:text}`cooc_prefix:.4f`, interaction
-# {glue:text}`cooc_interaction:.4f`.
-# ```
-#
-# ```{warning}
-# **Why the numbers differ.** The paper tunes a 3B-parameter model on 10,000 rows of other datasets
-# for several epochs and measures attribution with captum on its own prompts; the `cpu` profile
-# tunes a 135M-parameter model on a few hundred Office rows for one epoch, with one seed, and
-# measures {glue:text}`n_sample` rows. The intervals above show how much of a difference this sample
-# can resolve; the size of the bias depends on how far the tuning has gone, so run the `gpu` profile
-# for the paper's setting.
+# {glue:text}`ref_dataset`, `{glue:text}`ref_model``, {glue:text}`ref_n_test` test rows, SFT seeds
+# finished: {glue:text}`ref_seeds_sft`. Task : interaction per token: base
+# {glue:text}`ref_base_task_ratio:.2f`, SFT {glue:text}`ref_sft_task_ratio:.2f`. Top-1 in item group 1:
+# base {glue:text}`ref_base_top1_g1:.1%`, SFT {glue:text}`ref_sft_top1_g1:.1%`, targets
+# {glue:text}`ref_target_g1:.1%`. Co-occurrence, task over interaction: {glue:text}`ref_cooc_task_over_inter:.1f`.
+# Whether each of these replicates the paper, with paired intervals, is the table of
+# {doc}`07_analysis`, "Does it replicate here?".
 # ```
 
 # %% tags=["remove-cell"]
@@ -384,18 +429,20 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 #
 # ## Summary
 #
-# - Feature ablation measures each feature's contribution as the drop in the target's
-#   log-probability ({eq}`eq-03-drop`); task : interaction was {glue:text}`base_task_ratio:.2f`
-#   before tuning, {glue:text}`sft_task_ratio:.2f` after SFT and {glue:text}`gdrt_task_ratio:.2f`
-#   after GDRT ({numref}`fig-03-ratios`).
-# - SFT put {glue:text}`sft_top1_g1:.1%` of its top-1 recommendations in item group 1 and GDRT
-#   {glue:text}`gdrt_top1_g1:.1%`, against {glue:text}`target_g1:.1%` of the targets
-#   ({numref}`fig-03-shares`); {numref}`fig-03-trace` shows how the share moved during training.
-# - In the training rows, task–target pairs co-occur {glue:text}`cooc_task_over_inter:.1f` times and
-#   prefix–target pairs {glue:text}`cooc_prefix_over_inter:.1f` times as often as
-#   interaction–target pairs ({numref}`fig-03-cooc`).
-# - SFT's held-out loss per relevance group runs from {glue:text}`sft_loss_g1:.3f` (group 1) to
-#   {glue:text}`sft_loss_glast:.3f` (group {glue:text}`G`) ({numref}`fig-03-group-loss`).
+# - Relevance to the auxiliary tokens is scored per token ({ref}`Eq. 3 <eq-3>`) and per item
+#   ({ref}`Eq. 2 <eq-2>`) with the untuned base model; averaging over the title's own tokens rather
+#   than the whole response moves {glue:text}`changed_ref` of {glue:text}`n_items_ref` reference items
+#   to another group ({numref}`tab-03-groups-ref`).
+# - Per-token feature ablation ({eq}`eq-03-ratio`): task : interaction was
+#   {glue:text}`ref_base_task_ratio:.2f` before tuning and {glue:text}`ref_sft_task_ratio:.2f` after SFT in
+#   the reference experiment ({numref}`fig-03-ratios`).
+# - SFT put {glue:text}`ref_sft_top1_g1:.1%` of its top-1 recommendations in item group 1, against
+#   {glue:text}`ref_target_g1:.1%` of the targets ({numref}`fig-03-shares`); {numref}`fig-03-trace`
+#   shows the share during training.
+# - In the training rows, task–target pairs co-occur {glue:text}`ref_cooc_task_over_inter:.1f` times as
+#   often as interaction–target pairs ({numref}`fig-03-cooc`), and SFT's held-out loss per relevance
+#   group runs from {glue:text}`sft_loss_g1:.3f` (group 1) to {glue:text}`sft_loss_glast:.3f`
+#   ({numref}`fig-03-group-loss`).
 #
 # ## Exercises
 #
@@ -415,31 +462,34 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # ```
 #
 # ```{exercise}
-# :label: ex-03-abs
-# Why does {eq}`eq-03-ratio` sum the *absolute* contributions of the history items rather than
-# taking the absolute value of their sum?
+# :label: ex-03-views
+# A prompt has 24 task tokens and 150 history tokens. Every task token contributes 0.02 nats and every
+# history token 0.01. What are task : interaction per token ({eq}`eq-03-ratio`) and in the whole-feature
+# view (one task block against the summed history, if contributions added up)? Which view can exceed 1
+# for a model that reads the history at all?
 # ```
 #
-# ```{solution} ex-03-abs
+# ```{solution} ex-03-views
 # :class: dropdown
-# An item can raise the target's probability (a similar product) and another lower it (a distracting
-# one). Summed with signs they cancel, and a model that reacts strongly to every item would look as
-# if it ignored the history. Summing magnitudes measures how much the prediction depends on the
-# history at all, in the same way $|c_{\text{task}}|$ measures the dependence on the task.
+# Per token: $0.02 / 0.01 = 2$. Whole features: $24 \times 0.02 = 0.48$ against $150 \times 0.01 = 1.5$,
+# a ratio of $0.32$. The whole-feature ratio divides by the number of history tokens as well, so with
+# long histories it stays below 1 even when every task token matters twice as much as a history
+# token; the per-token view compares one token with one token, as the paper's ratios do.
 # ```
 #
 # ```{exercise}
 # :label: ex-03-baseline
 # Change a parameter, predict, run: re-execute this chapter with `-p baseline placeholder`. Removing
-# a history title shortens the prompt and shifts every later position; a placeholder keeps the
+# a history token shortens the prompt and shifts every later position; a placeholder keeps the
 # positions. Before running, predict whether task : interaction goes up or down for each model, then
-# compare {numref}`fig-03-ratios` with this run's.
+# compare {numref}`tab-03-ratios-live` with this run's.
 # ```
 #
 # ```{exercise}
 # :label: ex-03-open
-# Open: the interaction contribution sums ten items. Which history positions carry it — the most
-# recent item, or all of them alike? Use `attr` (each row's `items` list is oldest first) to plot the
-# mean |contribution| by position for SFT and GDRT, and say what a recency effect would mean for the
-# bias this chapter measures.
+# Open: the interaction contribution averages over ten titles. Which history positions carry it: the
+# most recent item, or all of them alike? Each row of `attr` lists its interaction tokens' contributions
+# (`interaction_tokens`) with the history position of each (`item_of`, oldest first). Plot the mean
+# |contribution| by position for the base model and SFT, and say what a recency effect would mean for
+# the bias this chapter measures.
 # ```

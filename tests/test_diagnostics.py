@@ -405,8 +405,9 @@ def test_figures_build():
     preds = [_pred(1, [1, 2], [[1], [2]])]
     st = C.group_share_table({"sft": preds}, groups, ks=(1, 10))
     assert len(bias.group_shares(st).data) == 2 * 3
-    trace = [{"step": 0, "top1_group1_share": 0.5, "ndcg@5": 0.1}, {"step": 2, "top1_group1_share": 0.6, "ndcg@5": 0.2}]
-    assert len(bias.share_curves({"sft": trace, "gdrt": trace}, 0.2).data) == 4
+    trace = pd.DataFrame([{"method": m, "seed": s, "step": st, "top-1 group-1 share": 0.5, "NDCG@5": 0.1}
+                          for m in ("sft", "gdrt") for s in (0, 1) for st in (0, 2)])
+    assert len(bias.reference_trace(trace, 0.2).data) == 8  # method x seed x panel
     assert len(bias.cooccurrence_rates({"task": [0.1, 0.2], "interaction": [0.01]}).data) == 2
     gl = pd.DataFrame([{"model": "sft", "group": 1, "tokens": 3, "loss": 1.0}])
     assert len(bias.group_losses(gl).data) == 1

@@ -17,20 +17,22 @@ from .models.loading import DEFAULT_MODEL, cache_root
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Sizes per profile. smoke: CI, a tiny model on synthetic data; cpu: the book build on 2 cores;
-# gpu: the paper's sizes (Llama-3.2-3B in 4-bit QLoRA, full train_10000, test_5000, 5 epochs).
+# Sizes per profile. smoke: CI, a tiny model on synthetic data; cpu: the book build on 2 cores (Book,
+# the paper dataset of the reference experiment); gpu: the paper's sizes (Llama-3.2-3B in 4-bit QLoRA,
+# full train_10000, test_5000, 5 epochs). bf16 "auto": bf16 where this machine computes it natively
+# (gdrt.machine.fast_bf16), else fp32.
 PROFILES: dict[str, dict] = {
-    "smoke": dict(model="tiny", adapter="lora", train_split="train_10000", n_train=96, valid_split="valid_500",
+    "smoke": dict(dataset="synthetic", model="tiny", adapter="lora", train_split="train_10000", n_train=96, valid_split="valid_500",
                   n_valid=16, test_split="test_500", n_test=32, epochs=2.0, batch_size=8, lr=3e-3, bf16=False,
-                  n_attr=4, n_live=2, group_share_every=3, group_share_rows=8, n_compare=16, sasrec_epochs=3,
+                  n_attr=4, n_live=2, eval_steps=6, n_compare=16, sasrec_epochs=3,
                   grid=[[2, 0.5], [5, 1.0]]),
-    "cpu": dict(model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=256,
-                valid_split="valid_500", n_valid=32, test_split="test_500", n_test=None, epochs=1.0,
-                batch_size=8, lr=5e-4, bf16=True, n_attr=16, n_live=3, group_share_every=16, group_share_rows=16, n_compare=48,
+    "cpu": dict(dataset="book", model=DEFAULT_MODEL, adapter="qlora", train_split="train_10000", n_train=256,
+                valid_split="valid_500", n_valid=32, test_split="test_500", n_test=200, epochs=1.0,
+                batch_size=8, lr=5e-4, bf16="auto", group_by_length=True, eval_steps=8, n_attr=16, n_live=3, n_compare=48,
                 sasrec_epochs=40, grid=[]),
-    "gpu": dict(model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,
+    "gpu": dict(dataset="office", model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,
                 valid_split="valid_500", n_valid=500, test_split="test_5000", n_test=None, epochs=5.0,
-                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5, group_share_every=50, group_share_rows=100, n_compare=None,
+                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5, n_compare=None,
                 sasrec_epochs=200, grid=[[G, t] for G in (2, 5, 10) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]),
 }
 
@@ -97,14 +99,21 @@ def tiny_model_dir(data_dir: Path, preset, seed: int = 0) -> Path:
     return out
 
 
-def setup(profile: str = "cpu", dataset: str = "office", model: str | None = None, seed: int = 0,
+def setup(profile: str = "cpu", dataset: str | None = None, model: str | None = None, seed: int = 0,
           **overrides) -> BookConfig:
-    """Resolve a chapter's parameters. ``overrides`` replace single sizes (e.g. ``n_train=256``)."""
+    """Resolve a chapter's parameters. ``dataset=None``: the profile's; ``overrides`` replace single
+    sizes (e.g. ``n_train=256``); ``bf16="auto"`` becomes :func:`gdrt.machine.fast_bf16`."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     _quiet()
     torch.manual_seed(seed)
     sizes = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    dataset = dataset or sizes.pop("dataset")
+    sizes.pop("dataset", None)
+    if sizes.get("bf16") == "auto":
+        from .machine import fast_bf16
+
+        sizes["bf16"] = fast_bf16()
     from .data.derive import describe
     from .data.locate import usable_dataset_dir
 
@@ -346,3 +355,87 @@ def sensitivity_grid(cfg: BookConfig, grid, grouping: str = "kmeans", limit: int
                      "mgu@5": m["mgu@5"], "dgu@5": m["dgu@5"], "top-1 in group 1": m["top1_group_share"][0],
                      "s/step": r.final["seconds_per_step"], "n_rows": m["n_rows"]})
     return pd.DataFrame(rows).set_index(["G", "tau"]).round(4)
+
+
+# ----------------------------------------------------------------------------- the reference experiment
+def reference(name: str = "book"):
+    """The committed results of the reference experiment ``name`` (``results/reference/NAME``, or a
+    folder path) as :class:`gdrt.replication.ReferenceResults`; a one-line error when there are none."""
+    from .errors import GDRTInputError
+    from .replication import RESULTS, ReferenceResults
+
+    root = Path(name) if Path(name).is_dir() else RESULTS / name
+    try:
+        return ReferenceResults.load(root)
+    except FileNotFoundError:
+        raise GDRTInputError(root, "no reference results here; run python -m gdrt reference --spec "
+                             f"configs/reference-{Path(name).name}.json (hours on a CPU) or pass another "
+                             "-p reference") from None
+
+
+def reference_banner(res, name: str = "book"):
+    """A visible note on what the reference numbers are and where they come from (or that there are none)."""
+    from IPython.display import Markdown
+
+    from .replication import describe
+
+    d = describe(res)
+    seeds = ", ".join(f"{m} {d[f'ref_seeds_{m}']} of {d['ref_seeds_planned']}" for m in res.manifest["spec"]["methods"])
+    return Markdown(
+        f"**Reference experiment** (committed results in `{res.root.relative_to(REPO) if res.root.is_relative_to(REPO) else res.root}/`, made by "
+        f"`{d['ref_command'] or 'python -m gdrt reference'}`): {d['ref_dataset']}, `{d['ref_model']}` "
+        f"({d['ref_adapter']}, {d['ref_dtype']}), {d['ref_n_train']} training rows x {d['ref_epochs']:g} epoch, "
+        f"seeds finished: {seeds}; {d['ref_n_test']} test rows of `{d['ref_test_split']}`, attribution on "
+        f"{d['ref_n_attr']} of them; {d['ref_hours']:.1f} h of compute on {d['ref_cpu']}.")
+
+
+def validation_trace(cfg: BookConfig, runs: dict, item_group: dict[int, int]):
+    """The group shares over training of live runs (paper Fig. 4, 9), from the ranked lists each
+    validation wrote (``RUN/validation/step-N.jsonl``), with the untuned base model on the same
+    validation rows as step 0 (decoded once, cached). ``runs``: ``{name: run (from book.run)}``.
+    A long DataFrame: method, step, top-1 group-1 share, NDCG@5, rows."""
+    import pandas as pd
+
+    from .diagnostics.callbacks import decode_rows
+    from .replication import lists_trace
+
+    data = load_data(cfg)
+    lm = base_model(cfg)
+    base = decode_rows(lm.model, lm.tokenizer, data.valid, data.catalog, cfg.preset, cfg.runs_root / "base",
+                       item_group, name=cfg.model, bf16=cfg.bf16)
+    recs = []
+    for name, run in runs.items():
+        steps = {int(p.stem.split("-")[1]): _read_jsonl(p) for p in sorted((run.run_dir / "validation").glob("step-*.jsonl"))}
+        steps[0] = base
+        recs += [{"method": name, **{k: v for k, v in r.items() if k != "top1_group_share"}}
+                 for r in lists_trace(steps, item_group)]
+    return pd.DataFrame(recs)
+
+
+def _read_jsonl(path):
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def item_group_changes(cfg: BookConfig, catalog):
+    """Eq. 2 item groups by the title's own tokens (rows) against every response token, quotes and
+    EOS included (columns): how many items each cell holds."""
+
+    from .evaluation import reference_item_groups
+
+    lm = _MODELS.get(cfg.model)
+    title = reference_item_groups(cfg.model, catalog, cfg.preset, lm=lm)
+    resp = reference_item_groups(cfg.model, catalog, cfg.preset, lm=lm, tokens="response")
+    return group_crosstab({i: v["group"] for i, v in title.items()}, {i: v["group"] for i, v in resp.items()})
+
+
+def group_crosstab(title: dict, response: dict):
+    """Items per (group by title tokens, group by response tokens), with totals."""
+    import pandas as pd
+
+    ids = sorted(title)
+    return pd.crosstab(pd.Series([title[i] for i in ids], name="group (title tokens)"),
+                       pd.Series([response[i] for i in ids], name="group (response tokens)"), margins=True,
+                       margins_name="all")

@@ -339,6 +339,19 @@ def paired_attribution(res: ReferenceResults, a: str, b: str, view: str = "token
     return pd.DataFrame(recs).set_index("statistic")
 
 
+def lists_trace(steps: dict, item_group: dict) -> list[dict]:
+    """``{step: ranked lists of validation rows}`` -> per step the top-1 share of item group 1, the
+    top-1 share of every group, and NDCG@5 (the lists carry ``item_ids`` and ``target``)."""
+    out = []
+    for step, preds in sorted(steps.items()):
+        rows = [{**p, "history": []} for p in preds]
+        one, five = row_amounts(rows, item_group, 1), row_amounts(rows, item_group, 5)
+        shares = one["rec"].sum(0) / max(one["rec"].sum(), 1)
+        out.append({"step": step, "top-1 group-1 share": float(shares[0]), "top1_group_share": shares.tolist(),
+                    "NDCG@5": float(five["gain"].mean()), "rows": len(preds)})
+    return out
+
+
 def trace(res: ReferenceResults, method: str, groups: str = "title"):
     """The group shares over training (paper Fig. 4, 9) from the validation lists: per seed and step,
     the top-1 share of item group 1 and NDCG@5 on that seed's validation rows; step 0 is the untuned
@@ -351,12 +364,178 @@ def trace(res: ReferenceResults, method: str, groups: str = "title"):
         steps = dict(part.validation)
         if seed in res.base_validation:
             steps = {0: res.base_validation[seed], **steps}
-        for step, preds in sorted(steps.items()):
-            a = row_amounts([{**p, "history": []} for p in preds], ig, 5)
-            one = row_amounts([{**p, "history": []} for p in preds], ig, 1)
-            recs.append({"method": method, "seed": seed, "step": step, "top-1 group-1 share": one["g1"].sum() / one["n"].sum(),
-                         "NDCG@5": a["gain"].mean(), "rows": len(preds)})
+        recs += [{"method": method, "seed": seed, **{k: v for k, v in r.items() if k != "top1_group_share"}}
+                 for r in lists_trace(steps, ig)]
     return pd.DataFrame(recs)
+
+
+def trace_pivot(frame, a: str, b: str):
+    """The group-1 share over training of methods ``a`` and ``b`` at the steps both measured (mean over
+    seeds where the frame has several), and ``b - a``: a DataFrame indexed by step."""
+    share = frame.groupby(["step", "method"])["top-1 group-1 share"].mean().unstack("method")
+    share = share[[a, b]].dropna()
+    share[f"{b} - {a}"] = share[b] - share[a]
+    return share
+
+
+def trace_numbers(frame) -> dict:
+    """From a :func:`trace` frame: the group-1 share at step 0 and at the last validation (means over
+    seeds), and the highest point of any seed, as ``trace_start``, ``trace_end``, ``trace_max``."""
+    if frame is None or not len(frame):
+        return {"trace_start": float("nan"), "trace_end": float("nan"), "trace_max": float("nan")}
+    last = frame.groupby("seed")["step"].transform("max") == frame["step"]
+    share = frame["top-1 group-1 share"]
+    return {"trace_start": float(share[frame["step"] == 0].mean()), "trace_end": float(share[last].mean()),
+            "trace_max": float(share.max())}
+
+
+def off_diagonal(crosstab) -> int:
+    """Items whose group differs between the two groupings of :func:`gdrt.book.group_crosstab`."""
+    inner = crosstab.drop(index="all", columns="all")
+    return int(inner.to_numpy().sum() - sum(inner.loc[g, g] for g in inner.index if g in inner.columns))
+
+
+def pilot_trace(res: ReferenceResults, groups: str = "title"):
+    """The sizing pilot's validation curve (a longer SFT run of seed 0), step 0 the base model."""
+    import pandas as pd
+
+    if res.pilot is None:
+        return pd.DataFrame()
+    ig = res.item_group if groups == "title" else res.item_group_response
+    steps = dict(res.pilot.validation)
+    if 0 in res.base_validation:
+        steps = {0: res.base_validation[0], **steps}
+    rows_per_step = res.pilot.config["batch_size"] * res.pilot.config.get("grad_accum", 1)
+    return pd.DataFrame([{"step": r["step"], "training rows seen": r["step"] * rows_per_step,
+                          "top-1 group-1 share": r["top-1 group-1 share"], "NDCG@5": r["NDCG@5"], "rows": r["rows"]}
+                         for r in lists_trace(steps, ig)])
+
+
+def pilot_numbers(res: ReferenceResults, groups: str = "title") -> dict:
+    """The pilot's curve at the reference runs' length (the last pilot validation at or before it) and
+    at its own end: NDCG@5 and the top-1 group-1 share, for the sizing paragraph of chapter 7."""
+    frame = pilot_trace(res, groups)
+    if not len(frame):
+        return {}
+    spec = res.manifest["spec"]
+    train = spec["train"]
+    steps_ref = int(train["n_train"] * train.get("epochs", 1.0) // (train.get("batch_size", 8) * train.get("grad_accum", 1)))
+    at = frame[frame["step"] <= steps_ref].iloc[-1]
+    end = frame.iloc[-1]
+    start = frame.iloc[0]
+    return {"pilot_n_train": res.pilot.config["n_train"], "pilot_n_valid": res.pilot.config["n_valid"],
+            "pilot_eval_steps": res.pilot.config.get("eval_steps"), "pilot_steps": int(end["step"]),
+            "pilot_ref_steps": steps_ref, "pilot_at_step": int(at["step"]),
+            "pilot_ndcg_start": float(start["NDCG@5"]), "pilot_ndcg_at": float(at["NDCG@5"]),
+            "pilot_ndcg_end": float(end["NDCG@5"]), "pilot_ndcg_max": float(frame["NDCG@5"].max()),
+            "pilot_share_start": float(start["top-1 group-1 share"]), "pilot_share_at": float(at["top-1 group-1 share"]),
+            "pilot_share_end": float(end["top-1 group-1 share"]),
+            "pilot_tokens_per_second": float(res.pilot.final["tokens_per_second"]),
+            "pilot_seconds_per_step": float(res.pilot.final["seconds_per_step"])}
+
+
+def sizing(res: ReferenceResults):
+    """The arithmetic that sizes the reference experiment, from rates measured in it: training
+    tokens/s and seconds per step (the pilot, else the first finished run), seconds per decoded prompt
+    (the base model's test decoding) and per attribution row; the cost they predict per part and in
+    all, next to the wall time the parts took. A DataFrame: quantity, value, unit, source."""
+    import pandas as pd
+
+    spec = res.manifest["spec"]
+    train = spec["train"]
+    runs = [p for m in res.runs.values() for p in m.values()]
+    trained = res.pilot or (runs[0] if runs else None)
+    if trained is None or res.base is None:
+        return pd.DataFrame()
+    parts = res.timing.get("parts", {})
+    tok_s = trained.final["tokens_per_second"]
+    s_step = trained.final["seconds_per_step"]
+    rows_per_step = train.get("batch_size", 8) * train.get("grad_accum", 1)
+    tokens_per_row = tok_s * s_step / rows_per_step
+    s_prompt = _read(res.root / "base" / "eval-timing.json")["seconds_per_prompt"]
+    attr_s = (parts.get("base", {}).get("attribution_token_seconds", float("nan"))
+              + parts.get("base", {}).get("attribution_feature_seconds", float("nan"))) / spec["n_attr"]
+    steps = train["n_train"] * train.get("epochs", 1.0) / rows_per_step
+    validations = steps // train["eval_steps"] if train.get("eval_steps") else train.get("epochs", 1.0)
+    train_h = steps * s_step / 3600
+    valid_h = validations * train["n_valid"] * s_prompt / 3600
+    test_h = spec["n_test"] * s_prompt / 3600
+    attr_h = spec["n_attr"] * attr_s / 3600
+    n_runs = len(spec["seeds"]) * len(spec["methods"])
+    total = n_runs * (train_h + valid_h + test_h + attr_h) + test_h + attr_h
+    spent = sum(v for p in parts.values() for k, v in p.items() if k.endswith("_seconds")) / 3600
+    rows = [("training rows per run", train["n_train"], "rows", "spec"),
+            ("tokens per training row (prompt + response, padded)", tokens_per_row, "tokens", "measured"),
+            ("training speed", tok_s, "tokens/s", "measured"),
+            ("optimizer steps per run", steps, "steps", "spec"),
+            ("training per run", train_h, "h", "steps x s/step"),
+            ("constrained beam search", s_prompt, "s/prompt", "measured, base model"),
+            ("validation per run", valid_h, "h", f"{validations:g} x {train['n_valid']} rows"),
+            ("test decoding per model", test_h, "h", f"{spec['n_test']} rows"),
+            ("attribution per model", attr_h, "h", f"{spec['n_attr']} rows, measured on the base model"),
+            ("trained runs", n_runs, "runs", "seeds x methods"),
+            ("whole experiment, predicted", total, "h", "runs x (train + validation + test + attribution) + base"),
+            ("wall time of the parts done so far", spent, "h", "timing.json")]
+    return pd.DataFrame(rows, columns=["quantity", "value", "unit", "source"]).set_index("quantity")
+
+
+def diagnosis(res: ReferenceResults) -> dict:
+    """Measured facts that bear on why a claim may not replicate here: how far SFT learned (best
+    validation NDCG@5, mean over seeds), how hard GDRT's weights leaned (the mean of the largest Q(g)
+    of every training batch, and its mean Q on group 1), and where the untuned model already puts its
+    top-1 recommendations (group-1 share against the targets')."""
+    out = {}
+    sft = res.models("sft") if "sft" in res.runs else []
+    if sft:
+        out["sft_best_valid_ndcg5"] = float(np.mean([p.final["best_ndcg@5"] for p in sft]))
+        out["sft_steps"] = int(sft[0].final["steps"])
+    gdrt = res.models("gdrt") if "gdrt" in res.runs else []
+    if gdrt:
+        q = np.array([g["weights"] for p in gdrt for g in p.train_log["groups"]], dtype=np.float64)
+        out["gdrt_max_q"] = float(q.max(1).mean())
+        out["gdrt_q_group1"] = float(q[:, 0].mean())
+        out["gdrt_q_last"] = float(q[:, -1].mean())
+        out["gdrt_n_groups"] = int(q.shape[1])
+    if res.base is not None:
+        a = row_amounts(res.base.preds, res.item_group, 1)
+        out["base_top1_g1"] = float(a["g1"].sum() / a["n"].sum())
+        out["target_g1"] = float(np.mean([res.item_group[int(p["target"])] == 1 for p in res.base.preds]))
+    return out
+
+
+def describe(res: ReferenceResults) -> dict:
+    """What the reference experiment is, in numbers for the text: dataset, model, training rows and
+    epochs, seeds finished per method, test and attribution rows, the machine and the wall time."""
+    spec = res.manifest.get("spec", {})
+    train = spec.get("train", {})
+    hours = sum(v for part in res.timing.get("parts", {}).values() for k, v in part.items()
+                if k.endswith("_seconds")) / 3600
+    out = {"ref_dataset": train.get("dataset", "?").capitalize(), "ref_model": train.get("model", "?"),
+           "ref_adapter": train.get("adapter", "?"), "ref_n_train": train.get("n_train"),
+           "ref_epochs": train.get("epochs"), "ref_n_valid": train.get("n_valid"),
+           "ref_n_test": spec.get("n_test"), "ref_test_split": spec.get("test_split"),
+           "ref_n_attr": spec.get("n_attr"), "ref_attr_tokens": spec.get("attr_tokens"),
+           "ref_seeds_planned": len(spec.get("seeds", [])), "ref_cpu": res.manifest.get("machine", {}).get("cpu_model", "?"),
+           "ref_hours": hours, "ref_command": res.manifest.get("command", ""),
+           "ref_dtype": "bf16" if train.get("bf16") else "fp32"}
+    for m in spec.get("methods", {}):
+        out[f"ref_seeds_{m}"] = len(res.runs.get(m, {}))
+    return out
+
+
+def group_share_table(res: ReferenceResults, models=("base", "sft"), ks=(1, 10), groups: str = "title"):
+    """Per model (each method's seeds pooled), the share of every item group among the top-K lists,
+    with the test targets' and the histories' shares (:func:`gdrt.diagnostics.group_share_table`)."""
+    from .diagnostics.callbacks import group_share_table as table
+
+    ig = res.item_group if groups == "title" else res.item_group_response
+    preds = {}
+    for m in models:
+        if m == "base" and res.base is not None:
+            preds[m] = res.base.preds
+        elif m in res.runs:
+            preds[m] = [p for part in res.models(m) for p in part.preds]
+    return table(preds, ig, ks=ks, reference="base" if "base" in preds else None)
 
 
 def trace_change(res: ReferenceResults, method: str, n_boot: int = 2000, seed: int = 0, groups: str = "title") -> dict:
@@ -463,16 +642,50 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
                 add(f"GDRT lowers {feat} : interaction attribution", "Fig. 7", "lower than SFT's", r.to_dict(), -1,
                     "ratio", r["sft"], r["gdrt"])
         pt = paired(res, "sft", "gdrt", n_boot=n_boot, seed=seed, groups=groups)
-        book = paper.TABLE2.get(res.manifest.get("name", "").capitalize(), {})
+        dataset = res.manifest.get("spec", {}).get("train", {}).get("dataset", "").capitalize()
+        rows = paper.TABLE2.get(dataset, {})
         for label, direction in (("top-1 group-1 share", -1), ("MGU@5", -1), ("DGU@5", -1), ("NDCG@10", +1)):
             r = pt.loc[label]
             key = label.lower()
-            text = (f"SFT {book['SFT'][key]:.4f} → GDRT {book['GDRT'][key]:.4f}" if key in book.get("SFT", {})
-                    else "spread closer to the targets' (Fig. 8)")
             verb = "raises" if direction > 0 else "lowers"
-            add(f"GDRT {verb} {label}", "Table 2" if key in book.get("SFT", {}) else "Fig. 8", text, r.to_dict(),
-                direction, "", r["sft"], r["gdrt"])
+            if key in rows.get("SFT", {}):
+                source, text = "Table 2", f"{dataset}: SFT {rows['SFT'][key]:.4f} → GDRT {rows['GDRT'][key]:.4f}"
+            elif key in paper.TABLE2["Book"]["SFT"]:
+                source, text = "Table 2", f"{'raised' if direction > 0 else 'lowered'} on every dataset of the paper"
+            else:
+                source, text = "Fig. 8", "top-1 recommendations spread closer to the targets' groups"
+            add(f"GDRT {verb} {label}", source, text, r.to_dict(), direction, "", r["sft"], r["gdrt"])
     return pd.DataFrame(recs)
+
+
+def claims_markdown(claims):
+    """The claims as a bulleted list of :func:`claim_sentence` (for a chapter to show)."""
+    from IPython.display import Markdown
+
+    return Markdown("\n".join(f"- {claim_sentence(r)}" for _, r in claims.iterrows()))
+
+
+def table2(res: ReferenceResults, table2: dict, n_boot: int = 0):
+    """Paper Table 2's SFT and GDRT rows for the reference dataset, next to this experiment's (each
+    method's mean over seeds, with the smallest and largest seed): one row per metric."""
+    import pandas as pd
+
+    name = res.manifest["spec"]["train"]["dataset"].capitalize()
+    paper_rows = table2.get(name, {})
+    mt = metric_table(res, n_boot=max(n_boot, 1)).set_index(["model", "metric"])
+    recs = []
+    for label, key in (("NDCG@5", "ndcg@5"), ("NDCG@10", "ndcg@10"), ("HIT@5", "hit@5"), ("HIT@10", "hit@10"),
+                       ("MGU@5", "mgu@5"), ("DGU@5", "dgu@5")):
+        rec = {"metric": label}
+        for m in ("sft", "gdrt"):
+            rec[f"paper {m.upper()}"] = paper_rows.get(m.upper(), {}).get(key, float("nan"))
+        for m in ("sft", "gdrt"):
+            if (m, label) in mt.index:
+                r = mt.loc[(m, label)]
+                rec[f"ours {m.upper()}"] = r["value"]
+                rec[f"{m.upper()} seed range"] = f"{r['seed min']:.4f}–{r['seed max']:.4f}"
+        recs.append(rec)
+    return pd.DataFrame(recs).set_index("metric")
 
 
 def claim_sentence(row) -> str:

@@ -27,15 +27,20 @@ from .attribution import attribution_parts
 
 
 def cached_attribution(name: str, lm, rows, catalog, preset, cache_dir, baseline: str = "remove",
-                       max_history: int = 10) -> list[dict]:
-    """:func:`gdrt.diagnostics.attribute_rows`, saved as ``cache_dir/attribution-KEY.json``; ``KEY``
-    hashes ``name`` (which model: a run directory or a model id), the rows and the settings, so
-    chapter 7 reuses what chapter 3 measured. ``lm``: a :class:`gdrt.models.loading.LoadedModel`, or
-    a function returning one (called only when the cache misses). Written atomically; an unreadable
-    file is measured again."""
+                       max_history: int = 10, view: str = "feature", max_tokens: int | None = None) -> list[dict]:
+    """Attribution of ``rows``, saved as ``cache_dir/attribution-KEY.json``: ``view="feature"``
+    (:func:`gdrt.diagnostics.attribute_rows`, whole features) or ``"token"``
+    (:func:`gdrt.diagnostics.attribute_tokens`, every token its own feature, at most ``max_tokens``
+    of each type per row). ``KEY`` hashes ``name`` (which model: a run directory or a model id), the
+    rows and the settings, so chapter 7 reuses what chapter 3 measured. ``lm``: a
+    :class:`gdrt.models.loading.LoadedModel`, or a function returning one (called only when the cache
+    misses). Written atomically; an unreadable file is measured again."""
     from . import attribution
 
-    blob = json.dumps([str(name), getattr(preset, "name", str(preset)), baseline, max_history,
+    if view not in ("feature", "token"):
+        raise ValueError(f"view must be 'feature' or 'token', got {view!r}")
+    settings = [baseline, max_history] + ([view, max_tokens] if view == "token" else [])
+    blob = json.dumps([str(name), getattr(preset, "name", str(preset)), *settings,
                        [[str(r.user_id), list(r.history), r.target] for r in rows]])
     path = Path(cache_dir) / f"attribution-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.json"
     if path.exists():
@@ -44,8 +49,12 @@ def cached_attribution(name: str, lm, rows, catalog, preset, cache_dir, baseline
         except (ValueError, KeyError):
             path.unlink()
     lm = lm() if callable(lm) else lm
-    res = attribution.attribute_rows(lm.model, lm.tokenizer, rows, catalog, preset, baseline, max_history)
-    write_json(path, {"model": str(name), "baseline": baseline, "rows": res})
+    if view == "token":
+        res = attribution.attribute_tokens(lm.model, lm.tokenizer, rows, catalog, preset, baseline, max_history,
+                                           max_tokens=max_tokens)
+    else:
+        res = attribution.attribute_rows(lm.model, lm.tokenizer, rows, catalog, preset, baseline, max_history)
+    write_json(path, {"model": str(name), "baseline": baseline, "view": view, "rows": res})
     return res
 
 

@@ -73,21 +73,25 @@ def group_shares(table, k: int = 10):
     return _layout(fig, barmode="group", height=400)
 
 
-def share_curves(traces: dict, target_share: float | None = None):
-    """Paper Fig. 4 / 9: share of top-1 recommendations in item group 1 (left) and NDCG@5 (right)
-    over training, one line per method; the test targets' group-1 share as a dashed line."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("top-1 share in item group 1", "NDCG@5"))
-    for i, (name, hist) in enumerate(traces.items()):
-        steps = [h["step"] for h in hist]
-        for col, key in ((1, "top1_group1_share"), (2, "ndcg@5")):
-            fig.add_scatter(x=steps, y=[h[key] for h in hist], mode="lines+markers", name=name, legendgroup=name,
-                            showlegend=col == 1, line_color=_color(name, i), row=1, col=col)
+def reference_trace(frame, target_share: float | None = None):
+    """Paper Fig. 4 / 9 from validation lists: the top-1 share of item group 1 (left) and NDCG@5
+    (right) against the optimizer step, one line per method and seed (:func:`gdrt.replication.trace`
+    or :func:`gdrt.book.validation_trace`); dashed: the test targets' group-1 share."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("top-1 share of item group 1", "NDCG@5"))
+    keys = ["method", "seed"] if "seed" in frame.columns else ["method"]
+    for i, (key, sub) in enumerate(frame.groupby(keys, sort=False)):
+        key = key if isinstance(key, tuple) else (key,)
+        name = " seed ".join(str(k) for k in key)
+        dash = [None, "dot", "dash", "longdash"][(int(key[1]) if len(key) > 1 else 0) % 4]
+        for col, y in ((1, "top-1 group-1 share"), (2, "NDCG@5")):
+            fig.add_scatter(x=sub["step"], y=sub[y], mode="lines+markers", name=name, legendgroup=name,
+                            showlegend=col == 1, line=dict(color=_color(key[0], i), dash=dash), row=1, col=col)
     if target_share is not None:
-        fig.add_hline(y=target_share, line_dash="dash", line_color="black", row=1, col=1,
-                      annotation_text="test targets", annotation_position="top left")
+        fig.add_hline(y=target_share, line_dash="dash", line_color="#7f7f7f", row=1, col=1,
+                      annotation_text="test targets", annotation_position="bottom right")
     fig.update_xaxes(title_text="optimizer step")
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
-    return _layout(fig, height=380)
+    return _layout(fig, height=400)
 
 
 def cooccurrence_rates(rates: dict):
