@@ -44,7 +44,7 @@ def make_trainer(model, tok, examples, method, steps, args, callback):
         max_steps=steps, learning_rate=5e-4, warmup_steps=0, lr_scheduler_type="constant", logging_steps=1,
         save_strategy="no", report_to=[], seed=args.seed, data_seed=args.seed, bf16=args.bf16,
         use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, disable_tqdm=True,
-        dataloader_num_workers=0,
+        dataloader_num_workers=0, torch_compile=getattr(args, "compile", False),
     )
     tr = GDRTTrainer(model=model, args=targs, train_dataset=ExampleDataset(examples),
                      data_collator=lambda b: collate(b, tok.pad_token_id), callbacks=[callback],

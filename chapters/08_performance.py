@@ -165,6 +165,34 @@ perf.report(results.get("cbs_vs_beam"), "cbs_vs_beam")
 perf.report(results.get("train_step"), "train_step")
 
 # %% [markdown]
+# ## Training speed on a CPU, and the roofline
+#
+# The reference experiment of {doc}`07_analysis` trains six models on a 2-core CPU, so every hour
+# saved in a training step is an hour of evidence. Which configuration trains fastest here, and how far
+# is it from what the machine can do? `benchmarks/train_speed.py` times LoRA on a full-precision base
+# against QLoRA (the 4-bit NF4 base), both in fp32, on the same length-sorted batches of Book rows, and
+# counts a step's floating-point work from the model's shapes (forward, and the backward pass through
+# every activation; the frozen base needs no weight gradients). Divided by the step's time, that is
+# the rate achieved, which it sets against the best rate `torch.matmul` reaches on this machine at the
+# model's own matrix shapes: the roofline.
+
+# %%
+perf.report(results.get("train_speed"), "train_speed")
+
+# %% [markdown]
+# QLoRA took {glue:text}`train_speed_qlora_over_lora:.2f`× the time of LoRA per step: on a CPU the
+# 4-bit base saves memory but not time, because every step dequantises every weight before it
+# multiplies. The fastest configuration reached {glue:text}`train_speed_roofline_fraction:.0%` of the
+# matrix-multiply peak. The rest goes to the operations around the matrix products (norms,
+# activations, attention's softmax, the optimizer) and to matrices too small to run at peak. Batches of
+# rows of similar length remove the padding that random batches carry:
+# {glue:text}`train_speed_padding_saved:.0%` of their tokens. The reference experiment therefore trains
+# LoRA in fp32 with length-grouped batches (`group_by_length`). bf16 is only an option where the CPU
+# computes it natively (AMX or AVX-512 bf16; `gdrt.machine.fast_bf16`): where it is emulated, as on the
+# AVX2-only machine these numbers come from, a bf16 step was over twenty times slower than fp32, and
+# `torch.compile` (`--compile`) changed nothing measurable after ten minutes of compiling. Where bf16 is
+# native, `--bf16` adds it to the comparison.
+#
 # ## Attribution against captum
 #
 # The feature ablation of {doc}`03_bias_evidence` runs the intact input once and all its ablated
@@ -203,6 +231,23 @@ glue("attribution_share_of_bound", 100 * results["attribution"]["measurements"][
 # so (long prompts), each variant runs alone over exactly the cached tokens it needs
 # (`ablation_logprobs`, same values). With 30 history titles the speed-up is
 # {glue:text}`attribution_speedup_h30:.1f`× ({numref}`fig-08-scaling`, right).
+#
+# ### Per token
+#
+# Chapter 3's primary view ablates every task token and every history token on its own: well over a
+# hundred variants per row instead of a dozen. Each variant still reuses the intact input's cached
+# prefix up to its token, and the variants run in batches.
+
+# %%
+perf.report(results.get("token_attribution"), "token_attribution")
+
+# %% [markdown]
+# Per token the speed-up is {glue:text}`token_attribution_speedup_tokens:.1f`×, with the same values as
+# captum's (largest difference {glue:text}`token_attribution_equal_values_tokens:.1e` nats), against an
+# arithmetic bound of {glue:text}`token_attribution_bound_tokens:.2f`×: the same wall as above. Even
+# so, a row costs about a minute on this CPU, which is why the reference experiment ablates a uniform
+# random sample of the tokens of each type in every row (an unbiased estimate of the row's mean per
+# token; {doc}`03_bias_evidence`).
 #
 # ## How the cost grows
 #

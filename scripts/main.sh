@@ -9,6 +9,7 @@
 # neither, chapters fall back to the synthetic dataset and say so on the page.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/data_env.sh"   # before cd: a relative GDRT_DATA is the caller's
 cd "$ROOT"
 PROFILE="${1:-cpu}"
 start=$(date +%s)

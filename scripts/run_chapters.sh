@@ -15,6 +15,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/data_env.sh"   # before cd: a relative GDRT_DATA is the caller's
 cd "$ROOT"
 VENV="${VENV:-$ROOT/.venv}"
 [[ -d "$VENV/bin" ]] && export PATH="$VENV/bin:$PATH"
