@@ -174,7 +174,7 @@ def main(argv=None):
                   note=f"random batches {pad_random:.1%} padding, length-sorted {pad_sorted:.2%}"),
     ]
     for name in configs:
-        if name != "LoRA fp32":
+        if name not in ("LoRA fp32", "QLoRA fp32"):
             targets.append(bl.target(f"{name.replace(' ', '_').lower()}_over_lora_fp32", f"{name} vs LoRA fp32 per step",
                                      "time ratio", bl.paired_ratio(per_step[name], per_step["LoRA fp32"]), unit="x"))
     bl.print_table([{"configuration": k, "s/step": s[k], "tokens/s": m["tokens_per_second"][k],

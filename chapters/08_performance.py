@@ -179,10 +179,13 @@ perf.report(results.get("train_step"), "train_step")
 # %%
 perf.report(results.get("train_speed"), "train_speed")
 
+# %% tags=["remove-cell"]
+glue("train_speed_qlora_words", perf.ratio_words(results["train_speed"], "qlora_over_lora"), display=False)
+
 # %% [markdown]
-# QLoRA took {glue:text}`train_speed_qlora_over_lora:.2f`× the time of LoRA per step: on a CPU the
-# 4-bit base saves memory but not time, because every step dequantises every weight before it
-# multiplies. The fastest configuration reached {glue:text}`train_speed_roofline_fraction:.0%` of the
+# QLoRA ran {glue:text}`train_speed_qlora_words` LoRA ({glue:text}`train_speed_qlora_over_lora:.2f`×
+# its time per step): on a CPU the 4-bit base is a saving of memory (each step dequantises every
+# weight before it multiplies), not of time. The fastest configuration reached {glue:text}`train_speed_roofline_fraction:.0%` of the
 # matrix-multiply peak. The rest goes to the operations around the matrix products (norms,
 # activations, attention's softmax, the optimizer) and to matrices too small to run at peak. Batches of
 # rows of similar length remove the padding that random batches carry:

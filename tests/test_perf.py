@@ -42,6 +42,13 @@ def test_status(target, want):
     assert perf.status(target) == want
 
 
+def test_ratio_words():
+    for value, words in ((1.30, "slower than"), (1.04, "about as fast as"), (0.97, "about as fast as"),
+                         (0.80, "faster than")):
+        res = {"targets": [{"id": "r", "value": value}]}
+        assert perf.ratio_words(res, "r") == words
+
+
 def test_unknown_comparison_is_refused():
     with pytest.raises(ValueError):
         perf.status(_t("a", 1.0, "<", 2.0))

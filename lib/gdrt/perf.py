@@ -156,6 +156,15 @@ def glue_values(results: dict) -> dict:
     return out
 
 
+def ratio_words(result: dict, target_id: str, tolerance: float = 0.05) -> str:
+    """A time ratio in words for the prose: "slower than", "about as fast as" (within ``tolerance``)
+    or "faster than"."""
+    value = next(t["value"] for t in result["targets"] if t["id"] == target_id)
+    if abs(value - 1.0) <= tolerance:
+        return "about as fast as"
+    return "slower than" if value > 1.0 else "faster than"
+
+
 def scaling_frame(results: dict):
     """All scaling points as a long DataFrame: benchmark, axis, x, series, seconds, peak_mb."""
     import pandas as pd
