@@ -222,15 +222,15 @@ book.glue_all(diagnostics.ratio_numbers(ratios), prefix="live_")
 # same on its own rows, for the base model and each seed of SFT (averaged over seeds):
 
 # %% mystnb={"figure": {"caption": "Reference: per-token attribution ratios (mean |contribution| per token) of the base model and of SFT (mean over its seeds), with 95% bootstrap intervals over the attribution rows.", "name": "tab-03-ratios-ref"}}
-ref_ratios = replication.attribution_table(res, "token", n_boot=n_boot, seed=seed).loc[["base", "sft"]]
+ref_ratios = replication.attribution_table(res, "token", n_boot=n_boot, seed=seed).reindex(["base", "sft"])
 ref_ratios
 
 # %% tags=["remove-cell"]
 book.glue_all(diagnostics.ratio_numbers(ref_ratios), prefix="ref_")
 ref_signed = replication.attribution_table(res, "token", absolute=False, n_boot=n_boot, seed=seed)
 ref_feature = replication.attribution_table(res, "feature", n_boot=n_boot, seed=seed)
-book.glue_all(diagnostics.ratio_numbers(ref_signed.loc[["base", "sft"]]), prefix="ref_signed_")
-book.glue_all(diagnostics.ratio_numbers(ref_feature.loc[["base", "sft"]]), prefix="ref_feature_")
+book.glue_all(diagnostics.ratio_numbers(ref_signed.reindex(["base", "sft"])), prefix="ref_signed_")
+book.glue_all(diagnostics.ratio_numbers(ref_feature.reindex(["base", "sft"])), prefix="ref_feature_")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Paper Fig. 2 on the reference experiment: task : interaction (left) and prefix : interaction (right), mean |contribution| per token, for the base model and after SFT, with 95% bootstrap intervals. Grey line: 1:1. Dotted: the paper's task : interaction before SFT; shaded: its values after SFT on Toy and Clothing. Compare the SFT bar with the base bar.", "name": "fig-03-ratios"}}
 plots.attribution_ratios(ref_ratios, paper.TASK_INTERACTION_BEFORE_SFT, paper.TASK_INTERACTION_AFTER_SFT)
@@ -257,7 +257,7 @@ plots.attribution_ratios(ref_ratios, paper.TASK_INTERACTION_BEFORE_SFT, paper.TA
 # {glue:text}`ref_feature_sft_task_ratio:.3f` after SFT.
 
 # %% mystnb={"figure": {"caption": "Reference: whole-feature ratios (the task block's |contribution| over the summed |contribution| of the history titles), base model and SFT, with 95% bootstrap intervals.", "name": "tab-03-ratios-feature"}}
-ref_feature.loc[["base", "sft"]]
+ref_feature.reindex(["base", "sft"])
 
 # %% [markdown]
 # ## Where the recommendations land

@@ -172,8 +172,7 @@ gap
 plots.reference_trace(ref_trace, replication.diagnosis(res)["target_g1"])
 
 # %% tags=["remove-cell"]
-later = gap.loc[gap.index > 0, "gdrt - sft"]
-book.glue_all({"trace_points": len(later), "trace_mean_gap": later.mean(), "trace_last_gap": later.iloc[-1]})
+book.glue_all(replication.gap_numbers(gap))
 
 # %% [markdown]
 # Over the {glue:text}`trace_points` validations after step 0, GDRT's group-1 share minus SFT's

@@ -126,7 +126,13 @@ class ReferenceResults:
 
     @property
     def methods(self) -> list[str]:
+        """The methods with at least one finished run."""
         return list(self.runs)
+
+    @property
+    def planned(self) -> list[str]:
+        """Every method of the spec, finished or not (tables show a row for each, NaN until it runs)."""
+        return list(self.manifest.get("spec", {}).get("methods", self.runs))
 
     def seeds(self, *methods) -> list[int]:
         """The seeds every one of ``methods`` has finished (default: all methods)."""
@@ -231,11 +237,14 @@ def metric_table(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, group
 
     ig = res.item_group if groups == "title" else res.item_group_response
     models = {"base": [res.base]} if res.base is not None else {}
-    models.update({m: res.models(m) for m in res.methods})
+    models.update({m: res.models(m) for m in res.planned})
     n = len(next(iter(models.values()))[0].preds)
     w = _weights(n, n_boot, seed)
     recs = []
     for name, parts in models.items():
+        if not parts:  # planned, not finished yet
+            recs += [{"model": name, "metric": label, "seeds": 0, "rows": n} for label in METRICS]
+            continue
         for label, (metric, k) in METRICS.items():
             vals = np.array([metric_values(row_amounts(p.preds, ig, k), w, metric) for p in parts])  # [seeds, B+1]
             mean = vals.mean(0)
@@ -261,6 +270,9 @@ def paired(res: ReferenceResults, a: str, b: str, n_boot: int = 2000, seed: int 
         return [res.base] * len(seeds) if m == "base" else res.models(m, seeds)
 
     pa, pb = parts(a), parts(b)
+    if not pa or not pb:
+        return pd.DataFrame(columns=[a, b, "difference", "lo", "hi", "MDE", "seed min", "seed max", "seeds", "rows"],
+                            index=pd.Index([], name="statistic"), dtype=float)
     _aligned_rows(pa + pb)
     w = _weights(len(pa[0].preds), n_boot, seed)
     recs = []
@@ -292,10 +304,12 @@ def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool
 
     key = "attr_token" if view == "token" else "attr_feature"
     models = {"base": [res.base]} if res.base is not None else {}
-    models.update({m: res.models(m) for m in res.methods})
-    models = {k: v for k, v in models.items() if v and all(getattr(p, key) for p in v)}
+    models.update({m: res.models(m) for m in res.planned})
+    empty = [k for k, v in models.items() if not v or not all(getattr(p, key) for p in v)]
+    models = {k: v for k, v in models.items() if k not in empty}
+    cols = ["seeds", "rows", "task:interaction", "task lo", "task hi", "prefix:interaction", "prefix lo", "prefix hi"]
     if not models:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=cols, index=pd.Index(empty, name="model"), dtype=float)
     n = len(getattr(next(iter(models.values()))[0], key))
     w = _weights(n, n_boot, seed)
     recs = []
@@ -306,7 +320,8 @@ def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool
             lo, hi, _ = _interval(vals[1:])
             rec.update({f"{feat}:interaction": float(vals[0]), f"{feat} lo": lo, f"{feat} hi": hi})
         recs.append(rec)
-    return pd.DataFrame(recs).set_index("model")
+    recs += [{"model": name, "seeds": 0, "rows": n} for name in empty]
+    return pd.DataFrame(recs).set_index("model").reindex(columns=cols)
 
 
 def paired_attribution(res: ReferenceResults, a: str, b: str, view: str = "token", absolute: bool = True,
@@ -323,7 +338,8 @@ def paired_attribution(res: ReferenceResults, a: str, b: str, view: str = "token
 
     pa, pb = parts(a), parts(b)
     if not seeds or not all(getattr(p, key) for p in pa + pb):
-        return pd.DataFrame()
+        return pd.DataFrame(columns=[a, b, "difference", "lo", "hi", "MDE", "seed min", "seed max", "seeds", "rows"],
+                            index=pd.Index([], name="statistic"), dtype=float)
     n = len(getattr(pa[0], key))
     w = _weights(n, n_boot, seed)
     recs = []
@@ -372,10 +388,21 @@ def trace(res: ReferenceResults, method: str, groups: str = "title"):
 def trace_pivot(frame, a: str, b: str):
     """The group-1 share over training of methods ``a`` and ``b`` at the steps both measured (mean over
     seeds where the frame has several), and ``b - a``: a DataFrame indexed by step."""
+    import pandas as pd
+
+    if not len(frame):
+        return pd.DataFrame(columns=[a, b, f"{b} - {a}"], index=pd.Index([], name="step"), dtype=float)
     share = frame.groupby(["step", "method"])["top-1 group-1 share"].mean().unstack("method")
-    share = share[[a, b]].dropna()
+    share = share.reindex(columns=[a, b]).dropna()
     share[f"{b} - {a}"] = share[b] - share[a]
     return share
+
+
+def gap_numbers(gap) -> dict:
+    """From :func:`trace_pivot`: the validations after step 0, their mean gap and the last one."""
+    later = gap.iloc[:, 2][gap.index > 0] if len(gap) else gap
+    return {"trace_points": len(later), "trace_mean_gap": float(later.mean()) if len(later) else float("nan"),
+            "trace_last_gap": float(later.iloc[-1]) if len(later) else float("nan")}
 
 
 def trace_numbers(frame) -> dict:
@@ -416,7 +443,9 @@ def pilot_numbers(res: ReferenceResults, groups: str = "title") -> dict:
     at its own end: NDCG@5 and the top-1 group-1 share, for the sizing paragraph of chapter 7."""
     frame = pilot_trace(res, groups)
     if not len(frame):
-        return {}
+        keys = ("n_train", "n_valid", "eval_steps", "steps", "ref_steps", "at_step", "ndcg_start", "ndcg_at", "ndcg_end",
+                "ndcg_max", "share_start", "share_at", "share_end", "tokens_per_second", "seconds_per_step")
+        return {f"pilot_{k}": float("nan") for k in keys}
     spec = res.manifest["spec"]
     train = spec["train"]
     steps_ref = int(train["n_train"] * train.get("epochs", 1.0) // (train.get("batch_size", 8) * train.get("grad_accum", 1)))
@@ -483,8 +512,10 @@ def diagnosis(res: ReferenceResults) -> dict:
     """Measured facts that bear on why a claim may not replicate here: how far SFT learned (best
     validation NDCG@5, mean over seeds), how hard GDRT's weights leaned (the mean of the largest Q(g)
     of every training batch, and its mean Q on group 1), and where the untuned model already puts its
-    top-1 recommendations (group-1 share against the targets')."""
-    out = {}
+    top-1 recommendations (group-1 share against the targets'). A part not finished yet gives NaN."""
+    nan = float("nan")
+    out = {"sft_best_valid_ndcg5": nan, "sft_steps": nan, "gdrt_max_q": nan, "gdrt_q_group1": nan,
+           "gdrt_q_last": nan, "gdrt_n_groups": nan, "base_top1_g1": nan, "target_g1": nan}
     sft = res.models("sft") if "sft" in res.runs else []
     if sft:
         out["sft_best_valid_ndcg5"] = float(np.mean([p.final["best_ndcg@5"] for p in sft]))
@@ -529,13 +560,17 @@ def group_share_table(res: ReferenceResults, models=("base", "sft"), ks=(1, 10),
     from .diagnostics.callbacks import group_share_table as table
 
     ig = res.item_group if groups == "title" else res.item_group_response
+    import pandas as pd
+
     preds = {}
     for m in models:
         if m == "base" and res.base is not None:
             preds[m] = res.base.preds
-        elif m in res.runs:
+        elif res.models(m):
             preds[m] = [p for part in res.models(m) for p in part.preds]
-    return table(preds, ig, ks=ks, reference="base" if "base" in preds else None)
+    out = table(preds, ig, ks=ks, reference="base" if "base" in preds else None)
+    missing = [{"source": m, "list": f"top-{k}", "rows": 0} for m in models if m not in preds for k in ks]
+    return pd.concat([out, pd.DataFrame(missing)], ignore_index=True) if missing else out
 
 
 def trace_change(res: ReferenceResults, method: str, n_boot: int = 2000, seed: int = 0, groups: str = "title") -> dict:
@@ -655,7 +690,9 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
             else:
                 source, text = "Fig. 8", "top-1 recommendations spread closer to the targets' groups"
             add(f"GDRT {verb} {label}", source, text, r.to_dict(), direction, "", r["sft"], r["gdrt"])
-    return pd.DataFrame(recs)
+    cols = ["claim", "paper", "source", "from", "to", "difference", "lo", "hi", "MDE", "seeds", "seed min", "seed max",
+            "direction", "unit", "verdict"]
+    return pd.DataFrame(recs, columns=cols)
 
 
 def claims_markdown(claims):

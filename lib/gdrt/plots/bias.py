@@ -79,7 +79,7 @@ def reference_trace(frame, target_share: float | None = None):
     or :func:`gdrt.book.validation_trace`); dashed: the test targets' group-1 share."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("top-1 share of item group 1", "NDCG@5"))
     keys = ["method", "seed"] if "seed" in frame.columns else ["method"]
-    for i, (key, sub) in enumerate(frame.groupby(keys, sort=False)):
+    for i, (key, sub) in enumerate(frame.groupby(keys, sort=False) if len(frame) else []):
         key = key if isinstance(key, tuple) else (key,)
         name = " seed ".join(str(k) for k in key)
         dash = [None, "dot", "dash", "longdash"][(int(key[1]) if len(key) > 1 else 0) % 4]
@@ -120,6 +120,10 @@ def paired_differences(table, a: str, b: str):
     (bar), one panel per statistic since their scales differ; the grey line is no difference.
     ``table``: :func:`gdrt.diagnostics.paired_table`."""
     names = list(table.index)
+    if not names:  # nothing to compare yet (e.g. a reference experiment whose runs have not finished)
+        fig = go.Figure()
+        fig.add_annotation(text=f"no {b} - {a} comparison yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        return _layout(fig, height=160)
     fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.5 / max(1, len(names)))
     for i, name in enumerate(names, start=1):
         r = table.loc[name]
