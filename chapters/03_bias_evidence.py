@@ -183,7 +183,9 @@ book.glue_all({"changed_live": replication.off_diagonal(changes), "n_items_live"
 #
 # with absolute values, so that a token that pushes the target down counts as relied on too (the
 # signed view, with $c_j$ for $|c_j|$, is shown as well). The intervals are 95% bootstrap intervals over
-# the rows. Every token of a row costs one forward pass over the rest of the sequence after it, so the
+# the rows. A ratio of means lets the rows with large contributions weigh most; the reference tables
+# also give the median of the per-row ratios $A_{\text{task}}(i) / A_{\text{inter}}(i)$, which no
+# single row can dominate. Every token of a row costs one forward pass over the rest of the sequence after it, so the
 # rows' ablations share the computation of everything before each ablated token (a cached prefix)
 # and run in batches:
 #

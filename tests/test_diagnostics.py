@@ -65,6 +65,27 @@ def test_prefix_is_the_first_token_carrying_title_text(lm):
     assert tok.decode([t for t, m in zip(resp, mask) if m]) == "Fabrikam Ultra Coffee Mug"
 
 
+def test_prefix_is_the_merged_token_when_the_quote_joins_the_first_word(data):
+    """A tokenizer that lets the opening quote join the title's first word (as Llama-3's does): the
+    prefix token is that merged token (it carries title characters), it counts among the title's own
+    tokens for Eq. 2, and the prompt's history titles still map to their tokens."""
+    from gdrt.data.prompts import build_prompt
+    from gdrt.models.tiny import tiny_tokenizer
+
+    catalog, rows, _ = data
+    titles = catalog.titles[:40]
+    tok = tiny_tokenizer([build_prompt(PRESET, titles[i:i + 5]) + f'"{t}"' for i, t in enumerate(titles)] * 3,
+                         vocab_size=1000, merge_quotes=True)
+    title = next(t for t in titles if tok.decode(encode_response(tok, t)[:1]).startswith('"')
+                 and len(tok.decode(encode_response(tok, t)[:1])) > 1)
+    resp = encode_response(tok, title)
+    assert A.prefix_index(tok, title) == 0  # '"Word' is the first token and carries the title's first word
+    mask = title_token_mask(tok, title)
+    assert mask[0] and not mask[-1] and tok.decode([t for t, m in zip(resp, mask) if m]).strip('"') == title
+    f = A.prompt_features(tok, PRESET, [title, titles[0]])
+    assert title in tok.decode([f.ids[p] for p in f.items[0]])
+
+
 def test_batched_suffix_logprob_equals_unpadded_forwards(lm, data):
     catalog, rows, _ = data
     tok = lm.tokenizer

@@ -133,7 +133,7 @@ def test_replication_reads_the_results_and_agrees_with_the_metrics(tmp_path, syn
                                                           - res.runs["sft"][0].metrics["mgu@5"])
     assert (pt["lo"] <= pt["difference"] + 1e-12).all() and (pt["difference"] <= pt["hi"] + 1e-12).all()
     att = P.attribution_table(res, "token", n_boot=50)
-    assert list(att.index) == ["base", "gdrt", "sft"] and att["rows"].eq(2).all()
+    assert list(att.index) == ["base", "sft", "gdrt"] and att["rows"].eq(2).all()  # the spec's order
     tr = P.trace(res, "sft")
     assert list(tr["step"]) == [0, 1, 2]  # the base model at step 0, then each validation
     c = P.claims(res, n_boot=50, cooccurrence=res.cooccurrence())

@@ -295,10 +295,20 @@ def attribution_values(results: list, w: np.ndarray, feature: str, absolute: boo
     return _div(w @ num, w @ den)
 
 
+def per_row_median(results: list, feature: str, absolute: bool = True) -> float:
+    """The median over rows of each row's own ``feature : interaction`` (rows whose interaction
+    amount is 0 left out): a view that no single row can dominate, beside the ratio of means."""
+    p = attribution_parts(results, absolute)
+    r = _div(p[feature], p["interaction"])
+    r = r[np.isfinite(r)]
+    return float(np.median(r)) if len(r) else float("nan")
+
+
 def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool = True, n_boot: int = 2000,
                       seed: int = 0):
     """Per model (base, each method averaged over seeds): task : interaction and prefix : interaction
-    with bootstrap intervals over the attribution rows. ``view``: ``"token"`` (mean per token, the
+    (ratios of means) with bootstrap intervals over the attribution rows, and the median of the
+    per-row ratios (:func:`per_row_median`). ``view``: ``"token"`` (mean per token, the
     primary view) or ``"feature"`` (whole features: the task block against the summed history)."""
     import pandas as pd
 
@@ -307,7 +317,8 @@ def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool
     models.update({m: res.models(m) for m in res.planned})
     empty = [k for k, v in models.items() if not v or not all(getattr(p, key) for p in v)]
     models = {k: v for k, v in models.items() if k not in empty}
-    cols = ["seeds", "rows", "task:interaction", "task lo", "task hi", "prefix:interaction", "prefix lo", "prefix hi"]
+    cols = ["seeds", "rows", "task:interaction", "task lo", "task hi", "task per-row median", "prefix:interaction",
+            "prefix lo", "prefix hi", "prefix per-row median"]
     if not models:
         return pd.DataFrame(columns=cols, index=pd.Index(empty, name="model"), dtype=float)
     n = len(getattr(next(iter(models.values()))[0], key))
@@ -318,7 +329,9 @@ def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool
         for feat in ("task", "prefix"):
             vals = np.array([attribution_values(getattr(p, key), w, feat, absolute) for p in parts]).mean(0)
             lo, hi, _ = _interval(vals[1:])
-            rec.update({f"{feat}:interaction": float(vals[0]), f"{feat} lo": lo, f"{feat} hi": hi})
+            rec.update({f"{feat}:interaction": float(vals[0]), f"{feat} lo": lo, f"{feat} hi": hi,
+                        f"{feat} per-row median": float(np.mean([per_row_median(getattr(p, key), feat, absolute)
+                                                                 for p in parts]))})
         recs.append(rec)
     recs += [{"model": name, "seeds": 0, "rows": n} for name in empty]
     return pd.DataFrame(recs).set_index("model").reindex(columns=cols)

@@ -10,13 +10,22 @@ import torch
 SPECIALS = ["<pad>", "<eos>", "<unk>"]
 
 
-def tiny_tokenizer(texts: Iterable[str], vocab_size: int = 512):
-    """A byte-level BPE tokenizer (no BOS; eos = pad = ``<eos>``), deterministic for the same texts."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def tiny_tokenizer(texts: Iterable[str], vocab_size: int = 512, merge_quotes: bool = False):
+    """A byte-level BPE tokenizer (no BOS; eos = pad = ``<eos>``), deterministic for the same texts.
+
+    ``merge_quotes=True`` pre-tokenizes on whitespace only, like Llama-3's tokenizer lets punctuation
+    join the next word: a frequent ``"Word`` then becomes one token, so a title's opening quote and its
+    first word share a token (GPT-2's rules, the default, always split the quote off)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if merge_quotes:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(r" ?[^\s]+|\s+"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
