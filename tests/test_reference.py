@@ -182,3 +182,15 @@ def test_bootstrap_metrics_on_a_hand_made_example():
     np.testing.assert_allclose(P.metric_values(a, w, "dgu")[0], 0.5)
     assert P.verdict(0.1, 0.3, +1) == P.REPLICATES and P.verdict(0.1, 0.3, -1) == P.NOT
     assert P.verdict(-0.1, 0.3, -1) == P.CANNOT and P.verdict(float("nan"), 1, 1) == P.CANNOT
+
+
+def test_the_command_line_gives_one_line_for_a_bad_spec(tmp_path, capsys):
+    from gdrt.cli import main
+
+    assert main(["reference", "--spec", str(tmp_path / "missing.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "missing.json" in err and "spec file not found" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "train": {}, "methods": {"sft": {}}, "seeds": [0], "n_attr": -1}', encoding="utf-8")
+    assert main(["reference", "--spec", str(bad)]) == 1
+    assert "n_attr must be an integer >= 1" in capsys.readouterr().err
