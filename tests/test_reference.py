@@ -194,3 +194,20 @@ def test_the_command_line_gives_one_line_for_a_bad_spec(tmp_path, capsys):
     bad.write_text('{"name": "x", "train": {}, "methods": {"sft": {}}, "seeds": [0], "n_attr": -1}', encoding="utf-8")
     assert main(["reference", "--spec", str(bad)]) == 1
     assert "n_attr must be an integer >= 1" in capsys.readouterr().err
+
+
+def _bump(path, n):
+    for _ in range(n):
+        R.update_json(Path(path), lambda d: d.__setitem__("n", d.get("n", 0) + 1))
+
+
+def test_parts_in_several_processes_do_not_lose_each_others_updates(tmp_path):
+    import multiprocessing as mp
+
+    path = tmp_path / "timing.json"
+    procs = [mp.get_context("fork").Process(target=_bump, args=(str(path), 40)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert json.loads(path.read_text())["n"] == 120

@@ -161,20 +161,35 @@ def compact_predictions(preds) -> list[dict]:
              "item_ids": p["item_ids"], "scores": [round(float(s), 4) for s in p["scores"]]} for p in preds]
 
 
+def update_json(path: Path, change) -> dict:
+    """Read ``path`` (``{}`` if absent), apply ``change(data)`` in place, write it back atomically, all
+    under an exclusive lock on ``path.lock``: several parts may run at once in separate processes."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = read_json(path) if path.exists() else {}
+        change(data)
+        write_json(path, data)
+    return data
+
+
 class Stopwatch:
-    """Wall seconds per named step, added up over every attempt, kept in ``manifest.json``."""
+    """Wall seconds per named step of each part, added up over every attempt, in ``timing.json``."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.data = read_json(path) if path.exists() else {}
 
     def add(self, part: str, step: str | None, seconds: float = 0.0, extra: dict | None = None) -> None:
-        entry = self.data.setdefault("parts", {}).setdefault(part, {})
-        if step is not None:
-            entry[f"{step}_seconds"] = round(entry.get(f"{step}_seconds", 0.0) + seconds, 1)
-        if extra:
-            entry.update(extra)
-        write_json(self.path, self.data)
+        def change(data):
+            entry = data.setdefault("parts", {}).setdefault(part, {})
+            if step is not None:
+                entry[f"{step}_seconds"] = round(entry.get(f"{step}_seconds", 0.0) + seconds, 1)
+            if extra:
+                entry.update(extra)
+
+        update_json(self.path, change)
 
 
 # ------------------------------------------------------------------------------------ the parts
@@ -215,14 +230,16 @@ class Reference:
                 "commit": _git("rev-parse", "HEAD"), "machine": machine()}
 
     def _finish(self, part: str, files_dir: Path) -> None:
-        man_path = self.results / "manifest.json"
-        man = read_json(man_path) if man_path.exists() else {}
-        man.update({k: v for k, v in self._manifest().items() if k not in ("parts", "done")})
-        man.setdefault("done", [])
-        if part not in man["done"]:
-            man["done"].append(part)
-        man.setdefault("machines", {})[part] = man["machine"]
-        write_json(man_path, man)
+        fresh = self._manifest()
+
+        def change(man):
+            man.update(fresh)
+            man.setdefault("done", [])
+            if part not in man["done"]:
+                man["done"].append(part)
+            man.setdefault("machines", {})[part] = fresh["machine"]
+
+        update_json(self.results / "manifest.json", change)
         if self.commit:
             commit_results([self.results], f"Reference experiment {self.spec.name}: {part} finished")
 
