@@ -547,6 +547,17 @@ def diagnosis(res: ReferenceResults) -> dict:
     return out
 
 
+def grid_cost(res: ReferenceResults, sizing_table, grid_points: int) -> dict:
+    """What tuning GDRT's G and tau on the paper's grid would cost here: ``grid_points`` more runs
+    per seed at the measured hours of one run (training, validation, test decoding); with the fixed
+    G and tau of the spec (``ref_G``, ``ref_tau``)."""
+    gdrt = res.manifest.get("spec", {}).get("methods", {}).get("gdrt", {})
+    rows = ["training per run", "validation per run", "test decoding per model"]
+    hours = (float(sizing_table.loc[rows, "value"].sum()) if len(sizing_table) else float("nan"))
+    return {"grid_points": grid_points, "grid_hours": hours * grid_points * len(res.manifest["spec"]["seeds"]),
+            "ref_G": gdrt.get("n_groups"), "ref_tau": gdrt.get("tau")}
+
+
 def describe(res: ReferenceResults) -> dict:
     """What the reference experiment is, in numbers for the text: dataset, model, training rows and
     epochs, seeds finished per method, test and attribution rows, the machine and the wall time."""
