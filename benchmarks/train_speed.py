@@ -4,6 +4,7 @@ machine's measured matrix-multiply roofline.
     python benchmarks/train_speed.py --quick          # 2 rounds of 3 steps per configuration
     python benchmarks/train_speed.py --bf16           # also LoRA on bf16 weights (slow where bf16 is emulated)
     python benchmarks/train_speed.py --compile        # also LoRA under torch.compile (minutes of compiling)
+    python benchmarks/train_speed.py --profile        # also where one LoRA step's time goes (torch.profiler)
 
 The reference experiment's training: SmolLM2-135M, SFT, batch 8 rows of Book ``train_10000`` (10
 history items, about 200 tokens a row), LoRA r=8 on q/k/v/o, through the project's ``GDRTTrainer``
@@ -70,6 +71,25 @@ def step_flops(config, batches) -> float:
     return float(np.mean(out))
 
 
+def profile_step(model, tok, examples, args, top: int = 10) -> list[dict]:
+    """One LoRA fp32 training step under ``torch.profiler``: the operators with the most self CPU
+    time, each with its share of the step, and the matrix products' share in all."""
+    from torch.profiler import ProfilerActivity, profile
+    from train_step import make_trainer, step_timer
+
+    targs = argparse.Namespace(batch_size=args.batch_size, bf16=False, seed=args.seed, compile=False)
+    make_trainer(model, tok, examples, "sft", 1, targs, step_timer()).train()  # warm-up
+    tr = make_trainer(model, tok, examples, "sft", 1, targs, step_timer())
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        tr.train()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    matmul = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul"))
+    rows = [{"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count}
+            for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:top]]
+    return rows + [{"op": "(all matrix products)", "share": matmul / total, "calls": None}]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     bl.add_common_args(ap)
@@ -78,6 +98,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=None, help="steps per round (default: 3 quick, 5 full)")
     ap.add_argument("--bf16", action="store_true", help="also LoRA on bf16 weights")
     ap.add_argument("--compile", action="store_true", help="also LoRA fp32 under torch.compile")
+    ap.add_argument("--profile", action="store_true", help="also profile one LoRA fp32 step (torch.profiler)")
     ap.add_argument("--name", default="train_speed")
     args = ap.parse_args(argv)
     started = bl.setup(args)
@@ -147,6 +168,7 @@ def main(argv=None):
             per_step[name].append(bl.median(t))
             print(f"  round {r + 1}/{repeats} {name}: {per_step[name][-1]:.2f} s/step "
                   f"({', '.join(f'{x:.2f}' for x in timer.times)})", file=sys.stderr, flush=True)
+    breakdown = profile_step(models["LoRA fp32"].model, tok, timed, args) if args.profile else []
     shapes = [(int(tokens_per_step), cfg.hidden_size, cfg.intermediate_size),
               (int(tokens_per_step), cfg.hidden_size, cfg.hidden_size),
               (int(tokens_per_step), cfg.intermediate_size, cfg.hidden_size)]
@@ -160,7 +182,7 @@ def main(argv=None):
          "step_gflop": flops / 1e9, "s_per_step": s, "rounds_s_per_step": per_step,
          "tokens_per_second": {k: tokens_per_step / v for k, v in s.items()}, "achieved_gflops": achieved,
          "matmul_peak_gflops": peak, "padding_share_random": pad_random, "padding_share_sorted": pad_sorted,
-         "fastest": best}
+         "fastest": best, "profile": breakdown}
     targets = [
         bl.target("qlora_over_lora", "QLoRA vs LoRA per step, both fp32 (same batches)", "time ratio (QLoRA / LoRA)",
                   bl.paired_ratio(per_step["QLoRA fp32"], per_step["LoRA fp32"]), unit="x",

@@ -182,6 +182,9 @@ perf.report(results.get("train_speed"), "train_speed")
 # %% tags=["remove-cell"]
 glue("train_speed_qlora_words", perf.ratio_words(results["train_speed"], "qlora_over_lora"), display=False)
 
+# %% mystnb={"figure": {"caption": "Where one LoRA fp32 training step's time goes (torch.profiler, self CPU time per operator, the largest first; the last row sums the matrix products). Empty if the results file was written without --profile.", "name": "tab-08-profile"}}
+perf.profile_table(results.get("train_speed"))
+
 # %% [markdown]
 # QLoRA ran {glue:text}`train_speed_qlora_words` LoRA ({glue:text}`train_speed_qlora_over_lora:.2f`×
 # its time per step): on a CPU the 4-bit base is a saving of memory (each step dequantises every

@@ -156,6 +156,15 @@ def glue_values(results: dict) -> dict:
     return out
 
 
+def profile_table(result: dict | None):
+    """The operators that took the most time in a profiled training step (``train_speed --profile``),
+    with their share of the step; empty when the results file has no profile."""
+    import pandas as pd
+
+    rows = (result or {}).get("measurements", [{}])[0].get("profile") or []
+    return pd.DataFrame(rows, columns=["op", "share", "calls"]).set_index("op")
+
+
 def ratio_words(result: dict, target_id: str, tolerance: float = 0.05) -> str:
     """A time ratio in words for the prose: "slower than", "about as fast as" (within ``tolerance``)
     or "faster than"."""
