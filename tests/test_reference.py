@@ -60,7 +60,7 @@ def test_the_driver_runs_every_part_once_and_resumes(tmp_path, synth_dir, tiny_m
     man = json.loads((results / "manifest.json").read_text())
     assert man["done"] == ["base", "seed0-sft"] and man["machine"]["cpu_model"]
     for name in ("predictions.jsonl", "metrics.json", "attribution-token.json", "attribution-feature.json",
-                 "validation/seed0.jsonl"):
+                 "validation/valid-4-seed0.jsonl"):
         assert (results / "base" / name).exists(), name
     part = results / "seed0-sft"
     for name in ("config.json", "final.json", "train_log.json", "predictions.jsonl", "metrics.json",

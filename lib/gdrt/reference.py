@@ -28,6 +28,7 @@ import dataclasses
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -122,6 +123,16 @@ class ReferenceSpec:
 
 
 # --------------------------------------------------------------------------------------- helpers
+def spec_sha(spec: ReferenceSpec) -> str:
+    """A hash of everything in the spec that changes results (not where they are written)."""
+    import hashlib
+
+    d = dataclasses.asdict(spec)
+    for k in ("results_dir", "runs_root"):
+        d.pop(k, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def _git(*args) -> str:
     try:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
@@ -201,6 +212,12 @@ class Reference:
         self.results = REPO / spec.results_dir if not Path(spec.results_dir).is_absolute() else Path(spec.results_dir)
         self.runs_root = REPO / spec.runs_root if not Path(spec.runs_root).is_absolute() else Path(spec.runs_root)
         self._data = None
+        self.spec_path = ""
+        # what ran, taken when the process starts (a later results commit must not stand for the code)
+        self.provenance = {"command": "python -m gdrt " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
+                           "commit": _git("rev-parse", "HEAD"),
+                           "uncommitted_changes": bool(_git("status", "--porcelain", "--", "lib", "configs")),
+                           "spec_sha": spec_sha(spec)}
 
     # data ------------------------------------------------------------------------------------
     def data(self):
@@ -222,26 +239,29 @@ class Reference:
                                          load_split=lambda s: load_split(data_dir, s, catalog))
         return self._data
 
-    def _manifest(self) -> dict:
+    def _finish(self, part: str, files_dir: Path) -> None:
+        """Mark ``part`` done in ``manifest.json`` with what made it (command, commit at the start of
+        the process, spec hash, machine); refused if the manifest's spec is another one."""
         from .machine import machine
 
-        return {"format": RESULTS_FORMAT, "name": self.spec.name, "spec": dataclasses.asdict(self.spec),
-                "command": "python -m gdrt " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
-                "commit": _git("rev-parse", "HEAD"), "machine": machine()}
-
-    def _finish(self, part: str, files_dir: Path) -> None:
-        fresh = self._manifest()
-
         def change(man):
-            man.update(fresh)
+            if man.get("spec_sha") not in (None, self.provenance["spec_sha"]):
+                raise GDRTInputError(self.results / "manifest.json", "these results were made with another spec "
+                                     f"(spec_sha {man['spec_sha']}, this one {self.provenance['spec_sha']}); use "
+                                     "another results_dir, or move the old results away")
+            man.update({"format": RESULTS_FORMAT, "name": self.spec.name, "spec": dataclasses.asdict(self.spec),
+                        "spec_sha": self.provenance["spec_sha"], "machine": machine()})
             man.setdefault("done", [])
             if part not in man["done"]:
                 man["done"].append(part)
-            man.setdefault("machines", {})[part] = fresh["machine"]
+            man.setdefault("parts", {})[part] = {**self.provenance, "machine": machine()}
+            man["command"] = "python -m gdrt reference --spec " + self.spec_path if self.spec_path else man.get("command")
 
         update_json(self.results / "manifest.json", change)
         if self.commit:
-            commit_results([self.results], f"Reference experiment {self.spec.name}: {part} finished")
+            commit_results([self.results / n for n in ("manifest.json", "timing.json", "item_groups.json", part)
+                            if (self.results / n).exists()],
+                           f"Reference experiment {self.spec.name}: {part} finished")
 
     def is_done(self, part: str) -> bool:
         man = self.results / "manifest.json"
@@ -252,20 +272,36 @@ class Reference:
         from .diagnostics.attribution import attribute_rows, attribute_tokens
 
         d = self.data()
-        if not (out / "attribution-token.json").exists():
+        token = lambda rows: attribute_tokens(lm.model, lm.tokenizer, rows, d.catalog, d.preset,  # noqa: E731
+                                              self.spec.baseline, d.cfg.max_history, max_tokens=self.spec.attr_tokens,
+                                              seed=self.spec.test_seed)
+        feature = lambda rows: attribute_rows(lm.model, lm.tokenizer, rows, d.catalog, d.preset,  # noqa: E731
+                                              self.spec.baseline, d.cfg.max_history)
+        for name, fn, extra in (("token", token, {"max_tokens": self.spec.attr_tokens}), ("feature", feature, {})):
+            final = out / f"attribution-{name}.json"
+            if final.exists():
+                continue
             t0 = time.perf_counter()
-            res = attribute_tokens(lm.model, lm.tokenizer, d.attr, d.catalog, d.preset, self.spec.baseline,
-                                   d.cfg.max_history, max_tokens=self.spec.attr_tokens, seed=self.spec.test_seed,
-                                   progress=self.progress)
-            write_json(out / "attribution-token.json", {"baseline": self.spec.baseline, "max_tokens": self.spec.attr_tokens,
-                                                        "rows": res}, indent=None)
-            watch.add(part, "attribution_token", time.perf_counter() - t0)
-        if not (out / "attribution-feature.json").exists():
-            t0 = time.perf_counter()
-            res = attribute_rows(lm.model, lm.tokenizer, d.attr, d.catalog, d.preset, self.spec.baseline,
-                                 d.cfg.max_history, progress=self.progress)
-            write_json(out / "attribution-feature.json", {"baseline": self.spec.baseline, "rows": res}, indent=None)
-            watch.add(part, "attribution_feature", time.perf_counter() - t0)
+            res = self._in_chunks(fn, d.attr, out / f".attribution-{name}.partial.jsonl")
+            write_json(final, {"baseline": self.spec.baseline, **extra, "rows": res}, indent=None)
+            (out / f".attribution-{name}.partial.jsonl").unlink(missing_ok=True)
+            watch.add(part, f"attribution_{name}", time.perf_counter() - t0)
+
+    def _in_chunks(self, fn, rows, partial: Path, chunk: int = 4) -> list[dict]:
+        """``fn(rows)`` chunk by chunk, each finished chunk saved to ``partial`` (rewritten atomically),
+        so a stopped run keeps what it measured; ``row`` numbers are positions in ``rows``."""
+        done = _read_jsonl(partial) if partial.exists() else []
+        done = done[: len(done) - len(done) % chunk] if len(done) < len(rows) else done
+        for start in range(len(done), len(rows), chunk):
+            part = fn(rows[start:start + chunk])
+            for r in part:
+                r["row"] += start
+            done += part
+            write_jsonl(partial, done)
+            if self.progress:
+                print(f"  attribution {partial.stem.split('.')[0].lstrip('.')}: {len(done)}/{len(rows)} rows",
+                      file=sys.stderr, flush=True)
+        return done
 
     # base -------------------------------------------------------------------------------------
     def run_base(self) -> None:
@@ -299,14 +335,18 @@ class Reference:
                 self._export_eval(test_dir, out)
                 watch.add(part, "test_decode", time.perf_counter() - t0)
             if self.spec.trace_base:
-                valid = d.load_split(d.cfg.valid_split)
-                for seed in self.spec.seeds:
-                    cfg = self.spec.train_config(next(iter(self.spec.methods)), seed)
-                    dest = out / "validation" / f"seed{seed}.jsonl"
+                # step 0 of every trace: the untuned model on the validation rows of each seed's runs,
+                # and on the pilot's (its own number of rows), named by split, rows and seed
+                configs = [self.spec.train_config(next(iter(self.spec.methods)), seed) for seed in self.spec.seeds]
+                if self.spec.pilot:
+                    configs.append(self.spec.pilot_config())
+                for cfg in configs:
+                    seed = cfg.seed
+                    dest = out / "validation" / base_validation_name(cfg.valid_split, cfg.n_valid, seed)
                     if dest.exists():
                         continue
                     t0 = time.perf_counter()
-                    rows = subset(valid, cfg.n_valid, seed)  # the rows the seed's runs validate on
+                    rows = subset(d.load_split(cfg.valid_split), cfg.n_valid, seed)  # the rows those runs validate on
                     vdir = staging / f"valid-{cfg.valid_split}-{cfg.n_valid}-seed{seed}"
                     if not (vdir / "metrics.json").exists():
                         evaluate(lm.model, lm.tokenizer, rows, d.catalog, d.preset, vdir, groups,
@@ -345,7 +385,13 @@ class Reference:
         if res.status != "reused":
             watch.add(part, "train", time.perf_counter() - t0)
         run = load_run(res.run_dir)
+        source = {"run_dir": res.run_dir.name, "test_split": self.spec.test_split, "n_test": self.spec.n_test,
+                  "test_seed": self.spec.test_seed, "num_beams": self.spec.num_beams, "n_attr": self.spec.n_attr,
+                  "attr_tokens": self.spec.attr_tokens, "baseline": self.spec.baseline}
+        if (out / "source.json").exists() and read_json(out / "source.json") != source:
+            shutil.rmtree(out)  # files of another run or other settings: never mixed with this one's
         out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "source.json", source)
         for name in ("config.json", "final.json", "train_log.json", "grouping.json"):
             if (res.run_dir / name).exists():
                 write_json(out / name, read_json(res.run_dir / name), indent=None if name == "train_log.json" else 2)
@@ -415,6 +461,11 @@ class Reference:
                 seed, method = part[4:].split("-", 1)
                 self.run_part(int(seed), method)
             print(f"reference: {part} finished in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+
+
+def base_validation_name(split: str, n_valid, seed: int) -> str:
+    """The base model's lists on the validation rows that runs with this split, size and seed use."""
+    return f"{split}-{n_valid}-seed{seed}.jsonl"
 
 
 def _read_jsonl(path) -> list[dict]:

@@ -93,7 +93,7 @@ class ReferenceResults:
     relevance: dict           # {id: r(y)} by the title's tokens
     base: Part | None
     runs: dict
-    base_validation: dict     # {seed: lists of the base model on that seed's validation rows}
+    base_validation: dict     # {file name: the base model's lists on one set of validation rows}
     pilot: Part | None = None
 
     @classmethod
@@ -110,7 +110,7 @@ class ReferenceResults:
             if part.startswith("seed"):
                 seed, method = part[4:].split("-", 1)
                 runs.setdefault(method, {})[int(seed)] = Part.load(root / part)
-        base_val = {int(p.stem[4:]): _jsonl(p) for p in sorted((root / "base" / "validation").glob("seed*.jsonl"))}
+        base_val = {p.name: _jsonl(p) for p in sorted((root / "base" / "validation").glob("*.jsonl"))}
         pilot = _pilot(root / "pilot") if "pilot" in done else None
         return cls(root, manifest, _read(root / "timing.json") if (root / "timing.json").exists() else {},
                    {int(k): v[0] for k, v in groups["title"].items()},
@@ -121,8 +121,17 @@ class ReferenceResults:
         """Per source kind, the per-occurrence mean co-occurrence rate over the training rows (base part)."""
         path = self.root / "base" / "cooccurrence.json"
         if not path.exists():
-            return None
+            return {k: float("nan") for k in ("task", "prefix", "interaction")}
         return {r["source"]: r["mean rate (per occurrence)"] for r in _read(path)["summary"]}
+
+    def base_lists(self, config: dict | None) -> list | None:
+        """The base model's ranked lists on the validation rows of a run with this config (its split,
+        number of rows and seed): the step 0 of its trace; None if the base part did not decode them."""
+        if not config:
+            return None
+        from .reference import base_validation_name
+
+        return self.base_validation.get(base_validation_name(config["valid_split"], config["n_valid"], config["seed"]))
 
     @property
     def methods(self) -> list[str]:
@@ -152,6 +161,11 @@ def _pilot(path: Path) -> Part:
 
 
 # ------------------------------------------------------------------------------- per-row amounts
+def _same_rows(a: list, b: list) -> bool:
+    """Two lists of predictions cover the same rows with the same targets, in the same order."""
+    return [(p["row"], p["target"]) for p in a] == [(p["row"], p["target"]) for p in b]
+
+
 def _aligned_rows(parts: list[Part]) -> None:
     keys = [[(p["row"], p["target"]) for p in part.preds] for part in parts]
     if any(k != keys[0] for k in keys[1:]):
@@ -238,8 +252,9 @@ def metric_table(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, group
     ig = res.item_group if groups == "title" else res.item_group_response
     models = {"base": [res.base]} if res.base is not None else {}
     models.update({m: res.models(m) for m in res.planned})
-    n = len(next(iter(models.values()))[0].preds)
-    w = _weights(n, n_boot, seed)
+    first = next((v for v in models.values() if v), None)
+    n = len(first[0].preds) if first else 0
+    w = _weights(n, n_boot, seed) if n else None
     recs = []
     for name, parts in models.items():
         if not parts:  # planned, not finished yet
@@ -291,7 +306,8 @@ def paired(res: ReferenceResults, a: str, b: str, n_boot: int = 2000, seed: int 
 def attribution_values(results: list, w: np.ndarray, feature: str, absolute: bool = True) -> np.ndarray:
     """``feature : interaction`` (ratio of means over rows) on every resample."""
     p = attribution_parts(results, absolute)
-    num, den = np.nan_to_num(p[feature]), np.nan_to_num(p["interaction"])
+    keep = np.isfinite(p[feature]) & np.isfinite(p["interaction"])  # a row without such tokens counts nowhere
+    num, den = np.where(keep, p[feature], 0.0), np.where(keep, p["interaction"], 0.0)
     return _div(w @ num, w @ den)
 
 
@@ -308,7 +324,7 @@ def attribution_table(res: ReferenceResults, view: str = "token", absolute: bool
                       seed: int = 0):
     """Per model (base, each method averaged over seeds): task : interaction and prefix : interaction
     (ratios of means) with bootstrap intervals over the attribution rows, and the median of the
-    per-row ratios (:func:`per_row_median`). ``view``: ``"token"`` (mean per token, the
+    per-row ratios (:func:`per_row_median`; for a method, the mean over its seeds of each seed's median). ``view``: ``"token"`` (mean per token, the
     primary view) or ``"feature"`` (whole features: the task block against the summed history)."""
     import pandas as pd
 
@@ -391,8 +407,9 @@ def trace(res: ReferenceResults, method: str, groups: str = "title"):
     recs = []
     for seed, part in sorted(res.runs.get(method, {}).items()):
         steps = dict(part.validation)
-        if seed in res.base_validation:
-            steps = {0: res.base_validation[seed], **steps}
+        base = res.base_lists(part.config)
+        if base is not None and _same_rows(base, next(iter(steps.values()), base)):
+            steps = {0: base, **steps}
         recs += [{"method": method, "seed": seed, **{k: v for k, v in r.items() if k != "top1_group_share"}}
                  for r in lists_trace(steps, ig)]
     return pd.DataFrame(recs)
@@ -405,6 +422,9 @@ def trace_pivot(frame, a: str, b: str):
 
     if not len(frame):
         return pd.DataFrame(columns=[a, b, f"{b} - {a}"], index=pd.Index([], name="step"), dtype=float)
+    if "seed" in frame.columns:  # pair the methods seed by seed: only the seeds both have
+        both = set(frame.loc[frame["method"] == a, "seed"]) & set(frame.loc[frame["method"] == b, "seed"])
+        frame = frame[frame["seed"].isin(both)]
     share = frame.groupby(["step", "method"])["top-1 group-1 share"].mean().unstack("method")
     share = share.reindex(columns=[a, b]).dropna()
     share[f"{b} - {a}"] = share[b] - share[a]
@@ -443,8 +463,9 @@ def pilot_trace(res: ReferenceResults, groups: str = "title"):
         return pd.DataFrame()
     ig = res.item_group if groups == "title" else res.item_group_response
     steps = dict(res.pilot.validation)
-    if 0 in res.base_validation:
-        steps = {0: res.base_validation[0], **steps}
+    base = res.base_lists(res.pilot.config)
+    if base is not None and _same_rows(base, next(iter(steps.values()), base)):
+        steps = {0: base, **steps}
     rows_per_step = res.pilot.config["batch_size"] * res.pilot.config.get("grad_accum", 1)
     return pd.DataFrame([{"step": r["step"], "training rows seen": r["step"] * rows_per_step,
                           "top-1 group-1 share": r["top-1 group-1 share"], "NDCG@5": r["NDCG@5"], "rows": r["rows"]}
@@ -507,7 +528,7 @@ def sizing(res: ReferenceResults):
     total = n_runs * (train_h + valid_h + test_h + attr_h) + test_h + attr_h
     spent = sum(v for p in parts.values() for k, v in p.items() if k.endswith("_seconds")) / 3600
     rows = [("training rows per run", train["n_train"], "rows", "spec"),
-            ("tokens per training row (prompt + response, padded)", tokens_per_row, "tokens", "measured"),
+            ("tokens per training row (prompt + response)", tokens_per_row, "tokens", "measured"),
             ("training speed", tok_s, "tokens/s", "measured"),
             ("optimizer steps per run", steps, "steps", "spec"),
             ("training per run", train_h, "h", "steps x s/step"),
@@ -516,8 +537,8 @@ def sizing(res: ReferenceResults):
             ("test decoding per model", test_h, "h", f"{spec['n_test']} rows"),
             ("attribution per model", attr_h, "h", f"{spec['n_attr']} rows, measured on the base model"),
             ("trained runs", n_runs, "runs", "seeds x methods"),
-            ("whole experiment, predicted", total, "h", "runs x (train + validation + test + attribution) + base"),
-            ("wall time of the parts done so far", spent, "h", "timing.json")]
+            ("whole experiment, predicted", total, "h", "runs x (train + validation + test + attribution) + base test and attribution"),
+            ("wall time of the parts done so far", spent, "h", "timing.json: all parts, pilot included, summed (two ran at a time)")]
     return pd.DataFrame(rows, columns=["quantity", "value", "unit", "source"]).set_index("quantity")
 
 
@@ -592,6 +613,10 @@ def group_share_table(res: ReferenceResults, models=("base", "sft"), ks=(1, 10),
             preds[m] = res.base.preds
         elif res.models(m):
             preds[m] = [p for part in res.models(m) for p in part.preds]
+    if not preds:
+        return pd.DataFrame([{"source": m, "list": f"top-{k}", "rows": 0} for m in models for k in ks]
+                            + [{"source": "test targets", "list": "target", "rows": 0},
+                               {"source": "histories", "list": "history", "rows": 0}])
     out = table(preds, ig, ks=ks, reference="base" if "base" in preds else None)
     missing = [{"source": m, "list": f"top-{k}", "rows": 0} for m in models if m not in preds for k in ks]
     return pd.concat([out, pd.DataFrame(missing)], ignore_index=True) if missing else out
@@ -603,10 +628,12 @@ def trace_change(res: ReferenceResults, method: str, n_boot: int = 2000, seed: i
     ig = res.item_group if groups == "title" else res.item_group_response
     diffs, points = [], []
     for s, part in sorted(res.runs.get(method, {}).items()):
-        if s not in res.base_validation or not part.validation:
+        first = res.base_lists(part.config)
+        if first is None or not part.validation:
             continue
         last = part.validation[max(part.validation)]
-        first = res.base_validation[s]
+        if not _same_rows(first, last):
+            raise ValueError(f"{part.path}: the base model's validation lists cover other rows than the run's")
         a0 = row_amounts([{**p, "history": []} for p in first], ig, 1)
         a1 = row_amounts([{**p, "history": []} for p in last], ig, 1)
         w = _weights(len(last), n_boot, seed + s)
@@ -624,13 +651,20 @@ def trace_change(res: ReferenceResults, method: str, n_boot: int = 2000, seed: i
 REPLICATES, NOT, CANNOT = "replicates", "does not replicate", "cannot tell at this size"
 
 
-def verdict(lo: float, hi: float, direction: int) -> str:
-    """``direction`` +1: the paper says the quantity is above 0; -1: below 0."""
+def verdict(lo: float, hi: float, direction: int, seed_min: float | None = None, seed_max: float | None = None
+            ) -> str:
+    """``direction`` +1: the paper says the quantity is above 0; -1: below 0. The interval covers the
+    rows drawn, with the trained models held fixed; with several seeds (``seed_min``, ``seed_max``: the
+    smallest and largest per-seed difference) a side is taken only when every seed agrees with it, so
+    that three particular models cannot carry a verdict the seed-to-seed spread contradicts."""
     if np.isnan(lo) or np.isnan(hi):
         return CANNOT
-    if (direction > 0 and lo > 0) or (direction < 0 and hi < 0):
+    seeds = [v for v in (seed_min, seed_max) if v is not None and v == v]
+    above = lo > 0 and all(v > 0 for v in seeds)
+    below = hi < 0 and all(v < 0 for v in seeds)
+    if (direction > 0 and above) or (direction < 0 and below):
         return REPLICATES
-    if (direction > 0 and hi < 0) or (direction < 0 and lo > 0):
+    if (direction > 0 and below) or (direction < 0 and above):
         return NOT
     return CANNOT
 
@@ -669,7 +703,8 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
         recs.append({"claim": claim, "paper": paper_text, "source": source, "from": a, "to": b,
                      "difference": d["difference"], "lo": d["lo"], "hi": d["hi"], "MDE": d.get("MDE", float("nan")),
                      "seeds": d.get("seeds"), "seed min": d.get("seed min"), "seed max": d.get("seed max"),
-                     "direction": direction, "unit": unit, "verdict": verdict(d["lo"], d["hi"], direction)})
+                     "direction": direction, "unit": unit,
+                     "verdict": verdict(d["lo"], d["hi"], direction, d.get("seed min"), d.get("seed max"))})
 
     have = set(res.methods)
     if res.base is not None and "sft" in have:
@@ -687,7 +722,7 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
         t = trace_change(res, "sft", n_boot, seed, groups)
         if t:
             add("The group-1 share grows during SFT", "Fig. 4", "rises over training", t, +1, "share")
-    if cooccurrence:
+    if cooccurrence and all(v == v for v in cooccurrence.values()):  # NaN: the base part has not run
         for feat in ("task", "prefix"):
             ratio = cooccurrence[feat] / cooccurrence["interaction"]
             d = {"difference": ratio - 1.0, "lo": ratio - 1.0, "hi": ratio - 1.0}
