@@ -189,10 +189,11 @@ book.glue_all(replication.gap_numbers(gap))
 # makes constrained decoding cheaper, and its prompts are short. The model is SmolLM2-135M with LoRA
 # in fp32, the fastest training on this CPU ({doc}`08_performance`).
 #
-# Sizing came from measurements, not hope. A *pilot* (SFT, seed 0) trained on more rows than the
-# reference runs would, validating every {glue:text}`pilot_eval_steps` optimizer steps on
-# {glue:text}`pilot_n_valid` validation rows, so that its curve shows where SFT has learned and where
-# its group-1 share stops moving:
+# The size came from measurements. A *pilot* (SFT, seed 0) trained on {glue:text}`pilot_n_train`
+# rows, validating every {glue:text}`pilot_eval_steps` optimizer steps on {glue:text}`pilot_n_valid`
+# validation rows, so that its curve shows where SFT has learned and where its group-1 share stops
+# moving. The reference runs' length was chosen from its first validations, before they started; the
+# pilot then ran to its end, so the whole curve shows whether the choice held:
 
 # %% mystnb={"figure": {"caption": "The sizing pilot (SFT, seed 0): NDCG@5 and the top-1 share of item group 1 on its validation rows, by optimizer step and training rows seen; step 0 is the untuned model.", "name": "tab-07-pilot"}}
 pilot = replication.pilot_trace(res)
@@ -205,8 +206,10 @@ pilot
 # at step {glue:text}`pilot_steps` (its highest: {glue:text}`pilot_ndcg_max:.4f`); the top-1 share of
 # group 1 went from {glue:text}`pilot_share_start:.1%` to {glue:text}`pilot_share_at:.1%` and
 # {glue:text}`pilot_share_end:.1%`. The reference runs train {glue:text}`ref_n_train` rows for
-# {glue:text}`ref_epochs` epoch ({glue:text}`pilot_ref_steps` steps): past the point where SFT has learned
-# something and its share has mostly settled, and short enough that every seed of both methods fits.
+# {glue:text}`ref_epochs` epoch ({glue:text}`pilot_ref_steps` steps), chosen as the point past which the
+# pilot's first validations showed neither NDCG@5 nor the group-1 share still rising, and short enough
+# that every seed of both methods fits on this machine; compare the numbers at step
+# {glue:text}`pilot_at_step` and at the pilot's end to see whether that held.
 # The arithmetic, with this machine's measured rates:
 
 # %% mystnb={"figure": {"caption": "The reference experiment's cost, from rates measured in it: training speed and steps, decoding and attribution per row, the predicted hours per part and in all, and the wall time spent so far.", "name": "tab-07-sizing"}}
