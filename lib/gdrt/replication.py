@@ -526,7 +526,11 @@ def sizing(res: ReferenceResults):
     attr_h = spec["n_attr"] * attr_s / 3600
     n_runs = len(spec["seeds"]) * len(spec["methods"])
     total = n_runs * (train_h + valid_h + test_h + attr_h) + test_h + attr_h
-    spent = sum(v for p in parts.values() for k, v in p.items() if k.endswith("_seconds")) / 3600
+    # training from each run's own final.json (it adds up every attempt up to its last checkpoint), the
+    # rest (decoding, attribution) from timing.json
+    trained_parts = [p for m in res.runs.values() for p in m.values()] + ([res.pilot] if res.pilot else [])
+    spent = (sum(v for p in parts.values() for k, v in p.items() if k.endswith("_seconds") and k != "train_seconds")
+             + sum(p.final["train_seconds"] for p in trained_parts)) / 3600
     rows = [("training rows per run", train["n_train"], "rows", "spec"),
             ("tokens per training row (prompt + response)", tokens_per_row, "tokens", "measured"),
             ("training speed", tok_s, "tokens/s", "measured"),
@@ -584,8 +588,10 @@ def describe(res: ReferenceResults) -> dict:
     epochs, seeds finished per method, test and attribution rows, the machine and the wall time."""
     spec = res.manifest.get("spec", {})
     train = spec.get("train", {})
-    hours = sum(v for part in res.timing.get("parts", {}).values() for k, v in part.items()
-                if k.endswith("_seconds")) / 3600
+    trained = [p for m in res.runs.values() for p in m.values()] + ([res.pilot] if res.pilot else [])
+    hours = (sum(v for part in res.timing.get("parts", {}).values() for k, v in part.items()
+                 if k.endswith("_seconds") and k != "train_seconds")
+             + sum(p.final["train_seconds"] for p in trained)) / 3600
     out = {"ref_dataset": train.get("dataset", "?").capitalize(), "ref_model": train.get("model", "?"),
            "ref_adapter": train.get("adapter", "?"), "ref_n_train": train.get("n_train"),
            "ref_epochs": train.get("epochs"), "ref_n_valid": train.get("n_valid"),
