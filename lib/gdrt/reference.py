@@ -424,7 +424,6 @@ class Reference:
 
         part = "pilot"
         out = self.results / part
-        watch = Stopwatch(self.results / "timing.json")
         cfg = self.spec.pilot_config()
         res = train_run(cfg, runs_root=self.runs_root, progress=self.progress)  # its time: final.json
         load_run(res.run_dir)
