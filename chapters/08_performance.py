@@ -193,11 +193,11 @@ perf.profile_table(results.get("train_speed"))
 # activations, attention's softmax, the optimizer) and to matrices too small to run at peak. Batches of
 # rows of similar length remove the padding that random batches carry:
 # {glue:text}`train_speed_padding_saved:.0%` of their tokens. The reference experiment therefore trains
-# LoRA in fp32 with length-grouped batches (`group_by_length`). bf16 is only an option where the CPU
-# computes it natively (AMX or AVX-512 bf16; `gdrt.machine.fast_bf16`): where it is emulated, as on the
-# AVX2-only machine these numbers come from, a bf16 step was over twenty times slower than fp32, and
-# `torch.compile` (`--compile`) changed nothing measurable after ten minutes of compiling. Where bf16 is
-# native, `--bf16` adds it to the comparison.
+# LoRA in fp32 with length-grouped batches (`group_by_length`). bf16 is an option only where the CPU
+# computes it natively (AMX or AVX-512 bf16; `gdrt.machine.fast_bf16`): elsewhere PyTorch emulates it
+# and a step is far slower than in fp32. `--bf16` adds a bf16 configuration and `--compile` a
+# `torch.compile` one to this comparison; the configurations this results file measured are the rows
+# of the table above.
 #
 # ## Attribution against captum
 #

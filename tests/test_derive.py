@@ -312,6 +312,6 @@ def test_real_book_setup_and_load_data():
     assert cfg.data_source == "real" and derive.is_derived(cfg.data_dir)
     assert "carved" in cfg.note and "3857" in cfg.note and "31201" in cfg.note
     data = book.load_data(cfg)
-    assert (len(data.train), len(data.valid), len(data.test)) == (cfg.n_train, cfg.n_valid, 500)
+    assert (len(data.train), len(data.valid), len(data.test)) == (cfg.n_train, cfg.n_valid, cfg.n_test)  # first n_test of test_500
     assert data.catalog.id2title[5746] == ""
     assert all(r.target != 5746 for r in data.train + data.valid + data.test)
