@@ -108,7 +108,9 @@ def _evaluate(argv):
         if (out / "metrics.json").exists() and not a.overwrite:
             raise GDRTInputError(out / "metrics.json", "results already exist; pass --overwrite to replace them")
         preset = get_preset(a.dataset)
-        data_dir = complete_dataset(Path(a.data_dir))  # Book, Clothing: their derived folder (README)
+        data_dir = Path(a.data_dir)
+        if data_dir.is_dir() and not (data_dir / f"{a.split}.csv").exists():  # e.g. Book's test_500
+            data_dir = complete_dataset(data_dir)  # from its derived folder (README, "Where the data comes from")
         catalog = load_catalog(data_dir)
         rows = load_split(data_dir, a.split, catalog)[: a.limit or None]
         run_cfg = Path(a.adapter).parent / "config.json" if a.adapter else None
