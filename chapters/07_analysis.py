@@ -233,7 +233,9 @@ book.glue_all({"book_items": paper.TABLE1["Book"]["items"], "clothing_items": pa
 # One row per claim of the paper: what the paper reports, the difference this experiment measured
 # with its 95% interval and MDE, and the verdict. *Replicates*: the interval lies entirely on the
 # paper's side of 0. *Does not replicate*: it lies entirely on the other side. *Cannot tell at this
-# size*: it covers 0, and the MDE says how large an effect this size could have seen.
+# size*: it covers 0, and the MDE says how large an effect this size could have seen. *Not measured
+# yet*: the parts of the reference experiment it needs have not finished (the column "waiting for"
+# says which); its row fills in when they are committed.
 
 # %% mystnb={"figure": {"caption": "The paper's claims against the reference experiment: the source in the paper, what it reports, our difference (the quantity the claim is about: after \u2212 before, or GDRT \u2212 SFT, or SFT's top-1 group-1 share \u2212 the targets'), its 95% interval, MDE, seeds and seed range, and the verdict computed from the interval.", "name": "tab-07-claims"}}
 claims = replication.claims(res, n_boot=n_boot, seed=seed, cooccurrence=res.cooccurrence())
@@ -242,7 +244,8 @@ claims.drop(columns=["direction"]).set_index("claim")
 # %% tags=["remove-cell"]
 book.glue_all({"n_claims": len(claims), "n_replicates": int((claims["verdict"] == replication.REPLICATES).sum()),
                "n_not": int((claims["verdict"] == replication.NOT).sum()),
-               "n_cannot": int((claims["verdict"] == replication.CANNOT).sum())})
+               "n_cannot": int((claims["verdict"] == replication.CANNOT).sum()),
+               "n_pending": int((claims["verdict"] == replication.PENDING).sum())})
 book.glue_all(replication.diagnosis(res), prefix="why_")
 
 # %%
@@ -250,7 +253,8 @@ replication.claims_markdown(claims)
 
 # %% [markdown]
 # Of {glue:text}`n_claims` claims, {glue:text}`n_replicates` replicate here, {glue:text}`n_not` do not,
-# and for {glue:text}`n_cannot` this experiment cannot tell.
+# for {glue:text}`n_cannot` this experiment cannot tell, and {glue:text}`n_pending` are not measured
+# yet.
 #
 # ```{admonition} Why the numbers may differ from the paper's: what was measured
 # :class: warning
@@ -347,8 +351,9 @@ book.glue_all({"cost_step_ratio": gdrt.final["seconds_per_step"] / sft.final["se
 #   the difference, and its MDE, is what "GDRT lowers the bias" has to clear.
 # - In the reference experiment ({glue:text}`ref_dataset`, {glue:text}`ref_n_test` test rows, seeds
 #   finished: SFT {glue:text}`ref_seeds_sft`, GDRT {glue:text}`ref_seeds_gdrt`), {glue:text}`n_replicates`
-#   of the paper's {glue:text}`n_claims` claims replicate, {glue:text}`n_not` do not and
-#   {glue:text}`n_cannot` cannot be told at this size ({numref}`tab-07-claims`).
+#   of the paper's {glue:text}`n_claims` claims replicate, {glue:text}`n_not` do not,
+#   {glue:text}`n_cannot` cannot be told at this size and {glue:text}`n_pending` wait for parts that
+#   have not finished ({numref}`tab-07-claims`).
 # - Over training, GDRT's top-1 group-1 share minus SFT's averaged {glue:text}`trace_mean_gap:+.1%`
 #   ({numref}`tab-07-trace`).
 # - On the objective, $\tau$ sets how much of the weight goes to the highest-loss group

@@ -11,7 +11,8 @@
 #           chapters/[0-9][0-9]_*.py, in sorted order.
 #
 # Each chapter: jupytext --to ipynb -o - chapters/X.py | papermill - OUTDIR/X.ipynb --cwd chapters
-# The paired chapters/X.ipynb is never written. Stops at the first failing chapter.
+# The paired chapters/X.ipynb is never written. Stops at the first failing chapter. Each chapter's wall
+# time and peak resident memory go to OUTDIR/run_stats.json (scripts/measure_run.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,11 +87,13 @@ for src in "${CHAPTERS[@]}"; do
   out="$OUTDIR_ABS/$name.ipynb"
   start=$(now_ms)
   echo "==> $name (profile $PROFILE)"
-  if jupytext --to ipynb -o - "$src" \
-      | papermill - "$out" --cwd chapters -k python3 -p profile "$PROFILE" \
-          --no-progress-bar --log-level WARNING \
+  # measure_run.py samples the kernel's resident memory and adds wall time and peak RSS to
+  # OUTDIR/run_stats.json (it prints both).
+  if python scripts/measure_run.py --record "$OUTDIR_ABS/run_stats.json" --name "$name" -- \
+      bash -c 'set -o pipefail; jupytext --to ipynb -o - "$1" | papermill - "$2" --cwd chapters -k python3 \
+                 -p profile "$3" --no-progress-bar --log-level WARNING' _ "$src" "$out" "$PROFILE" \
      && check_outputs "$out"; then
-    echo "    $name: $(since "$start")"
+    :
   else
     echo "" >&2
     echo "FAILED: $src (profile $PROFILE) after $(since "$start")." >&2

@@ -138,7 +138,7 @@ def test_replication_reads_the_results_and_agrees_with_the_metrics(tmp_path, syn
     assert list(tr["step"]) == [0, 1, 2]  # the base model at step 0, then each validation
     c = P.claims(res, n_boot=50, cooccurrence=res.cooccurrence())
     assert {"SFT raises task : interaction attribution", "GDRT lowers MGU@5", "GDRT raises NDCG@10"} <= set(c["claim"])
-    assert set(c["verdict"]) <= {P.REPLICATES, P.NOT, P.CANNOT}
+    assert set(c["verdict"]) <= {P.REPLICATES, P.NOT, P.CANNOT} and len(c) == 12
     assert all(P.claim_sentence(r).startswith(r["claim"]) for _, r in c.iterrows())
     # the sizing arithmetic, the pilot, the paper table, the measured reasons
     size = P.sizing(res)
@@ -155,6 +155,29 @@ def test_replication_reads_the_results_and_agrees_with_the_metrics(tmp_path, syn
     gap = P.trace_pivot(pd.concat([P.trace(res, m) for m in ("sft", "gdrt")]), "sft", "gdrt")
     assert list(gap.index) == [0, 1, 2] and gap.loc[0, "gdrt - sft"] == 0  # step 0: the same base model
     assert P.describe(res)["ref_seeds_sft"] == 1
+
+
+def test_a_started_experiment_with_nothing_finished_reads_as_all_unknown(tmp_path, synth_dir, tiny_model_path):
+    """The driver writes the manifest when it starts, so a results folder whose parts are all still
+    running loads: every table has its columns, with NaN values, and every verdict is 'cannot tell'."""
+    from gdrt import replication as P
+
+    spec = _spec(tmp_path, synth_dir, tiny_model_path)
+    R.Reference(spec, progress=False)._record()
+    results = tmp_path / "results"
+    assert json.loads((results / "manifest.json").read_text())["done"] == []
+    groups = {str(i): [1 + i % 2, 0.5] for i in range(1, 5)}
+    (results / "item_groups.json").write_text(json.dumps({"title": groups, "response": groups}))
+    res = P.ReferenceResults.load(results)
+    assert res.base is None and res.runs == {} and P.describe(res)["ref_seeds_sft"] == 0
+    mt = P.metric_table(res, n_boot=10)
+    assert {"value", "lo", "hi", "seed min"} <= set(mt.columns) and mt["value"].isna().all()
+    shares = P.group_share_table(res, ("base", "sft"))
+    assert shares[["group 1", "group 2"]].isna().all().all()
+    assert P.table2(res, {})["ours SFT"].isna().all()
+    c = P.claims(res, n_boot=10, cooccurrence=res.cooccurrence())
+    assert set(c["verdict"]) == {P.PENDING} and len(c) == 12
+    assert all("not measured yet" in P.claim_sentence(r) for _, r in c.iterrows())
 
 
 def test_group_crosstab_counts_the_items_that_change_group():

@@ -3,9 +3,9 @@ and whether bf16 is fast here. Recorded next to every benchmark and reference re
 
 bf16 halves the memory traffic of a forward pass, but it is fast only where the hardware computes in
 it: a GPU, or a CPU with AMX or AVX-512 bf16 instructions. Elsewhere PyTorch emulates it, and a bf16
-step is many times slower than fp32 (measured on a 2-core AMD EPYC with AVX2 only: a LoRA training
-step on SmolLM2-135M took 270 s in bf16 against 10 s in fp32). :func:`fast_bf16` says which case
-this machine is; the ``cpu`` profile trains and decodes in bf16 only where it is fast.
+step is many times slower than fp32 (``python benchmarks/train_speed.py --bf16`` measures both side
+by side). :func:`fast_bf16` says which case this machine is; the ``cpu`` profile trains and decodes
+in bf16 only where it is fast.
 """
 
 from __future__ import annotations

@@ -174,15 +174,19 @@ def compact_predictions(preds) -> list[dict]:
 
 def update_json(path: Path, change) -> dict:
     """Read ``path`` (``{}`` if absent), apply ``change(data)`` in place, write it back atomically, all
-    under an exclusive lock on ``path.lock``: several parts may run at once in separate processes."""
+    under an exclusive lock on ``path.lock``: several parts may run at once in separate processes.
+    A change that changes nothing writes nothing."""
+    import copy
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = read_json(path) if path.exists() else {}
+        before = copy.deepcopy(data)
         change(data)
-        write_json(path, data)
+        if data != before or not path.exists():
+            write_json(path, data)
     return data
 
 
@@ -239,9 +243,11 @@ class Reference:
                                          load_split=lambda s: load_split(data_dir, s, catalog))
         return self._data
 
-    def _finish(self, part: str, files_dir: Path) -> None:
-        """Mark ``part`` done in ``manifest.json`` with what made it (command, commit at the start of
-        the process, spec hash, machine); refused if the manifest's spec is another one."""
+    def _record(self, part: str | None = None) -> None:
+        """Write the experiment into ``manifest.json`` (spec, spec hash, machine, command) and, with
+        ``part``, mark it done with what made it (command, commit at the start of the process, spec
+        hash, machine). Called once at the start too, so that a results folder with nothing finished
+        yet still says what it is planned to hold. Refused if the manifest's spec is another one."""
         from .machine import machine
 
         def change(man):
@@ -250,14 +256,21 @@ class Reference:
                                      f"(spec_sha {man['spec_sha']}, this one {self.provenance['spec_sha']}); use "
                                      "another results_dir, or move the old results away")
             man.update({"format": RESULTS_FORMAT, "name": self.spec.name, "spec": dataclasses.asdict(self.spec),
-                        "spec_sha": self.provenance["spec_sha"], "machine": machine()})
+                        "spec_sha": self.provenance["spec_sha"]})
+            man.setdefault("machine", machine())
             man.setdefault("done", [])
-            if part not in man["done"]:
-                man["done"].append(part)
-            man.setdefault("parts", {})[part] = {**self.provenance, "machine": machine()}
+            if part is not None:
+                man["machine"] = machine()
+                if part not in man["done"]:
+                    man["done"].append(part)
+                man.setdefault("parts", {})[part] = {**self.provenance, "machine": machine()}
             man["command"] = "python -m gdrt reference --spec " + self.spec_path if self.spec_path else man.get("command")
 
         update_json(self.results / "manifest.json", change)
+
+    def _finish(self, part: str, files_dir: Path) -> None:
+        """Mark ``part`` done (``_record``) and, with ``--commit``, commit its files."""
+        self._record(part)
         if self.commit:
             commit_results([self.results / n for n in ("manifest.json", "timing.json", "item_groups.json", part)
                             if (self.results / n).exists()],
@@ -437,6 +450,7 @@ class Reference:
 
     def run(self, only: list[str] | None = None, pilot: bool = False) -> None:
         self.results.mkdir(parents=True, exist_ok=True)
+        self._record()
         todo = (["pilot"] if pilot else []) + self.spec.parts()
         for part in todo:
             if only and part not in only and not any(part.startswith(o + "-") for o in only):

@@ -120,7 +120,7 @@ class ReferenceResults:
     def cooccurrence(self) -> dict | None:
         """Per source kind, the per-occurrence mean co-occurrence rate over the training rows (base part)."""
         path = self.root / "base" / "cooccurrence.json"
-        if not path.exists():
+        if self.base is None or not path.exists():  # only a finished base part's file counts
             return {k: float("nan") for k in ("task", "prefix", "interaction")}
         return {r["source"]: r["mean rate (per occurrence)"] for r in _read(path)["summary"]}
 
@@ -267,7 +267,8 @@ def metric_table(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, group
             recs.append({"model": name, "metric": label, "value": float(mean[0]), "lo": lo, "hi": hi,
                          "seed min": float(vals[:, 0].min()), "seed max": float(vals[:, 0].max()),
                          "seeds": len(parts), "rows": n})
-    return pd.DataFrame(recs)
+    cols = ["model", "metric", "value", "lo", "hi", "seed min", "seed max", "seeds", "rows"]
+    return pd.DataFrame(recs, columns=cols)  # the columns even when nothing has finished
 
 
 def paired(res: ReferenceResults, a: str, b: str, n_boot: int = 2000, seed: int = 0, groups: str = "title",
@@ -619,12 +620,13 @@ def group_share_table(res: ReferenceResults, models=("base", "sft"), ks=(1, 10),
             preds[m] = res.base.preds
         elif res.models(m):
             preds[m] = [p for part in res.models(m) for p in part.preds]
+    nan = {f"group {g}": float("nan") for g in range(1, max(ig.values()) + 1)}  # a model with no finished part
     if not preds:
-        return pd.DataFrame([{"source": m, "list": f"top-{k}", "rows": 0} for m in models for k in ks]
-                            + [{"source": "test targets", "list": "target", "rows": 0},
-                               {"source": "histories", "list": "history", "rows": 0}])
+        return pd.DataFrame([{"source": m, "list": f"top-{k}", **nan, "rows": 0} for m in models for k in ks]
+                            + [{"source": "test targets", "list": "target", **nan, "rows": 0},
+                               {"source": "histories", "list": "history", **nan, "rows": 0}])
     out = table(preds, ig, ks=ks, reference="base" if "base" in preds else None)
-    missing = [{"source": m, "list": f"top-{k}", "rows": 0} for m in models if m not in preds for k in ks]
+    missing = [{"source": m, "list": f"top-{k}", **nan, "rows": 0} for m in models if m not in preds for k in ks]
     return pd.concat([out, pd.DataFrame(missing)], ignore_index=True) if missing else out
 
 
@@ -655,6 +657,7 @@ def trace_change(res: ReferenceResults, method: str, n_boot: int = 2000, seed: i
 
 # ------------------------------------------------------------------------------------- verdicts
 REPLICATES, NOT, CANNOT = "replicates", "does not replicate", "cannot tell at this size"
+PENDING = "not measured yet"  # a claim whose parts of the reference experiment have not finished
 
 
 def verdict(lo: float, hi: float, direction: int, seed_min: float | None = None, seed_max: float | None = None
@@ -694,7 +697,8 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
            cooccurrence: dict | None = None):
     """The paper's claims, one row each: what the paper reports, what this experiment measured (the
     difference the claim is about, with its 95% interval, MDE and seed spread) and the verdict
-    (:func:`verdict`). Claims whose parts have not finished yet are left out. ``cooccurrence``:
+    (:func:`verdict`). A claim whose parts have not finished yet is listed with the verdict
+    ``PENDING`` and what it waits for. ``cooccurrence``:
     ``{"task": rate, "prefix": rate, "interaction": rate}`` (chapter 3's per-occurrence means) adds
     the claim of paper Fig. 5, a count over the training rows (no interval)."""
     import pandas as pd
@@ -702,61 +706,70 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
     from . import paper
 
     recs = []
+    nan = float("nan")
 
-    def add(claim, source, paper_text, d, direction, unit="", a=None, b=None):
-        if not d:
+    def add(claim, source, paper_text, d, direction, unit="", a=None, b=None, waiting=""):
+        if not d:  # its parts have not finished: listed, not judged
+            recs.append({"claim": claim, "paper": paper_text, "source": source, "from": nan, "to": nan,
+                         "difference": nan, "lo": nan, "hi": nan, "MDE": nan, "seeds": 0, "seed min": nan,
+                         "seed max": nan, "direction": direction, "unit": unit, "verdict": PENDING,
+                         "waiting for": waiting})
             return
         recs.append({"claim": claim, "paper": paper_text, "source": source, "from": a, "to": b,
                      "difference": d["difference"], "lo": d["lo"], "hi": d["hi"], "MDE": d.get("MDE", float("nan")),
                      "seeds": d.get("seeds"), "seed min": d.get("seed min"), "seed max": d.get("seed max"),
                      "direction": direction, "unit": unit,
-                     "verdict": verdict(d["lo"], d["hi"], direction, d.get("seed min"), d.get("seed max"))})
+                     "verdict": verdict(d["lo"], d["hi"], direction, d.get("seed min"), d.get("seed max")),
+                     "waiting for": ""})
 
     have = set(res.methods)
-    if res.base is not None and "sft" in have:
-        att = paired_attribution(res, "base", "sft", view, n_boot=n_boot, seed=seed)
-        for feat, text in (("task", paper.FIG2_TEXT["task"]), ("prefix", paper.FIG2_TEXT["prefix"])):
-            if feat + ":interaction" in att.index:
-                r = att.loc[feat + ":interaction"]
-                add(f"SFT raises {feat} : interaction attribution", "Fig. 2", text, r.to_dict(), +1, "ratio",
-                    r["base"], r["sft"])
-    if "sft" in have:
-        g = _target_share_gap(res, "sft", n_boot, seed, groups)
-        add("SFT over-recommends item group 1 (top-1, against the targets' share)", "Fig. 3",
-            f"about {paper.SFT_TOP1_GROUP1:.0%} of top-1 in group 1 against {paper.TARGET_GROUP1:.0%} of targets",
-            g, +1, "share", g["reference"], g["value"])
-        t = trace_change(res, "sft", n_boot, seed, groups)
-        if t:
-            add("The group-1 share grows during SFT", "Fig. 4", "rises over training", t, +1, "share")
-    if cooccurrence and all(v == v for v in cooccurrence.values()):  # NaN: the base part has not run
-        for feat in ("task", "prefix"):
+    base_sft = res.base is not None and "sft" in have
+    att = paired_attribution(res, "base", "sft", view, n_boot=n_boot, seed=seed) if base_sft else None
+    for feat in ("task", "prefix"):
+        r = att.loc[feat + ":interaction"] if att is not None and feat + ":interaction" in att.index else None
+        add(f"SFT raises {feat} : interaction attribution", "Fig. 2", paper.FIG2_TEXT[feat],
+            r.to_dict() if r is not None else None, +1, "ratio", *((r["base"], r["sft"]) if r is not None else ()),
+            waiting="the base part and an SFT run")
+    g = _target_share_gap(res, "sft", n_boot, seed, groups) if "sft" in have else None
+    add("SFT over-recommends item group 1 (top-1, against the targets' share)", "Fig. 3",
+        f"about {paper.SFT_TOP1_GROUP1:.0%} of top-1 in group 1 against {paper.TARGET_GROUP1:.0%} of targets",
+        g, +1, "share", *((g["reference"], g["value"]) if g else ()), waiting="an SFT run")
+    t = trace_change(res, "sft", n_boot, seed, groups) if "sft" in have else None
+    add("The group-1 share grows during SFT", "Fig. 4", "rises over training", t, +1, "share",
+        waiting="the base part and an SFT run")
+    measured = cooccurrence and all(v == v for v in cooccurrence.values())  # NaN: the base part has not run
+    for feat in ("task", "prefix"):
+        d = None
+        if measured:
             ratio = cooccurrence[feat] / cooccurrence["interaction"]
             d = {"difference": ratio - 1.0, "lo": ratio - 1.0, "hi": ratio - 1.0}
-            add(f"{feat.capitalize()} tokens co-occur with targets more than interaction tokens "
-                "(rate ratio − 1, exact count)", "Fig. 5", "auxiliary pairs well above interaction pairs", d, +1, "ratio")
-    if {"sft", "gdrt"} <= have and res.seeds("sft", "gdrt"):
-        att = paired_attribution(res, "sft", "gdrt", view, n_boot=n_boot, seed=seed)
-        for feat in ("task", "prefix"):
-            if feat + ":interaction" in att.index:
-                r = att.loc[feat + ":interaction"]
-                add(f"GDRT lowers {feat} : interaction attribution", "Fig. 7", "lower than SFT's", r.to_dict(), -1,
-                    "ratio", r["sft"], r["gdrt"])
-        pt = paired(res, "sft", "gdrt", n_boot=n_boot, seed=seed, groups=groups)
-        dataset = res.manifest.get("spec", {}).get("train", {}).get("dataset", "").capitalize()
-        rows = paper.TABLE2.get(dataset, {})
-        for label, direction in (("top-1 group-1 share", -1), ("MGU@5", -1), ("DGU@5", -1), ("NDCG@10", +1)):
-            r = pt.loc[label]
-            key = label.lower()
-            verb = "raises" if direction > 0 else "lowers"
-            if key in rows.get("SFT", {}):
-                source, text = "Table 2", f"{dataset}: SFT {rows['SFT'][key]:.4f} → GDRT {rows['GDRT'][key]:.4f}"
-            elif key in paper.TABLE2["Book"]["SFT"]:
-                source, text = "Table 2", f"{'raised' if direction > 0 else 'lowered'} on every dataset of the paper"
-            else:
-                source, text = "Fig. 8", "top-1 recommendations spread closer to the targets' groups"
-            add(f"GDRT {verb} {label}", source, text, r.to_dict(), direction, "", r["sft"], r["gdrt"])
+        add(f"{feat.capitalize()} tokens co-occur with targets more than interaction tokens "
+            "(rate ratio − 1, exact count)", "Fig. 5", "auxiliary pairs well above interaction pairs", d, +1, "ratio",
+            waiting="the base part")
+    both = {"sft", "gdrt"} <= have and bool(res.seeds("sft", "gdrt"))
+    att = paired_attribution(res, "sft", "gdrt", view, n_boot=n_boot, seed=seed) if both else None
+    for feat in ("task", "prefix"):
+        r = att.loc[feat + ":interaction"] if att is not None and feat + ":interaction" in att.index else None
+        add(f"GDRT lowers {feat} : interaction attribution", "Fig. 7", "lower than SFT's",
+            r.to_dict() if r is not None else None, -1, "ratio", *((r["sft"], r["gdrt"]) if r is not None else ()),
+            waiting="an SFT and a GDRT run of the same seed")
+    pt = paired(res, "sft", "gdrt", n_boot=n_boot, seed=seed, groups=groups) if both else None
+    dataset = res.manifest.get("spec", {}).get("train", {}).get("dataset", "").capitalize()
+    rows = paper.TABLE2.get(dataset, {})
+    for label, direction in (("top-1 group-1 share", -1), ("MGU@5", -1), ("DGU@5", -1), ("NDCG@10", +1)):
+        r = pt.loc[label] if pt is not None else None
+        key = label.lower()
+        verb = "raises" if direction > 0 else "lowers"
+        if key in rows.get("SFT", {}):
+            source, text = "Table 2", f"{dataset}: SFT {rows['SFT'][key]:.4f} → GDRT {rows['GDRT'][key]:.4f}"
+        elif key in paper.TABLE2["Book"]["SFT"]:
+            source, text = "Table 2", f"{'raised' if direction > 0 else 'lowered'} on every dataset of the paper"
+        else:
+            source, text = "Fig. 8", "top-1 recommendations spread closer to the targets' groups"
+        add(f"GDRT {verb} {label}", source, text, r.to_dict() if r is not None else None, direction, "",
+            *((r["sft"], r["gdrt"]) if r is not None else ()), waiting="an SFT and a GDRT run of the same seed")
     cols = ["claim", "paper", "source", "from", "to", "difference", "lo", "hi", "MDE", "seeds", "seed min", "seed max",
-            "direction", "unit", "verdict"]
+            "direction", "unit", "verdict", "waiting for"]
     return pd.DataFrame(recs, columns=cols)
 
 
@@ -795,6 +808,8 @@ def claim_sentence(row) -> str:
     ci = f"{row['difference']:+.4g} (95% interval {row['lo']:+.4g} to {row['hi']:+.4g})"
     n_seeds = row.get("seeds")
     seeds = f" over {int(n_seeds)} seed(s)" if n_seeds == n_seeds and n_seeds else ""  # NaN: a count, no seeds
+    if row["verdict"] == PENDING:
+        return f"{row['claim']}: not measured yet; it needs {row['waiting for']} of the reference experiment."
     if row["verdict"] == REPLICATES:
         return f"{row['claim']}: replicates here, {ci}{seeds}."
     if row["verdict"] == NOT:
