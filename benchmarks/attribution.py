@@ -13,7 +13,7 @@ positions, so both sides ablate exactly the same tokens. The two run interleaved
 History axis: 5, 10 and 30 history titles drawn at random from the Office catalog.
 Writes ``benchmarks/results/attribution.json``.
 
-Targets (issue 5): ours >= 5x faster than captum, with equal values (here: to 1e-4 nats). Each
+Targets: ours >= 5x faster than captum, with equal values (here: to 1e-4 nats). Each
 measurement also records ``bound``, captum's arithmetic over ours (``ablation_arithmetic``): on a CPU,
 where time follows arithmetic, the most any exact prefix-sharing ablation can gain.
 """

@@ -12,7 +12,7 @@ prefills each prompt once per beam; ours once per prompt), so this ratio says wh
 bookkeeping and the exact pruning cost on top of a beam search. Writes
 ``benchmarks/results/cbs_vs_beam.json``.
 
-Target (issue 5): ours <= 1.25x the plain search's time.
+Target: ours <= 1.25x the plain search's time.
 """
 
 from __future__ import annotations

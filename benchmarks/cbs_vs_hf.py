@@ -19,7 +19,7 @@ HF run to exhaustion (``early_stopping="never"``, one extra untimed call: the sa
 reported number, with the timed default: on one of 8 full-size Game prompts the default stopped
 before finding a title scored -2.66 that both exhaustive searches rank 9th.
 
-Targets (issue 5): in fp32, ours >= 4x faster than HF (its default call) with identical ranked lists
+Targets: in fp32, ours >= 4x faster than HF (its default call) with identical ranked lists
 (against HF's same search run to exhaustion); bf16 is reported.
 """
 

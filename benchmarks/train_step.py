@@ -17,7 +17,7 @@ once, uncached, between the first and second round; it is compared with one SFT 
 ``train_10000`` (steps x the measured median seconds per step, the epoch itself would take hours
 here) and with one epoch of the `cpu` profile's subset. Writes ``benchmarks/results/train_step.json``.
 
-Targets (issue 5): GDRT <= 1.03x SFT per optimizer step at the same batch; the relevance pre-pass
+Targets: GDRT <= 1.03x SFT per optimizer step at the same batch; the relevance pre-pass
 <= 0.3x one SFT epoch; QLoRA against LoRA: time and peak memory reported.
 """
 

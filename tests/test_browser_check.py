@@ -127,6 +127,18 @@ def test_skip_if_no_browser(tmp_path):
     assert proc.returncode == 2
 
 
+def test_skip_if_the_browser_cannot_start(tmp_path):
+    """A Chromium that exists but does not start (here: a program that exits at once) is skipped with
+    --skip-if-no-browser, as a missing one is; without it, exit code 2."""
+    (tmp_path / "page.html").write_text("<html><body></body></html>")
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    proc = _run("--book", str(tmp_path), "--chromium", str(broken), "--skip-if-no-browser", "page")
+    assert proc.returncode == 0 and "cannot start" in proc.stdout and "skipping the browser check" in proc.stdout
+    assert _run("--book", str(tmp_path), "--chromium", str(broken), "page").returncode == 2
+
+
 def test_pages_of_the_toc_and_page_names(tmp_path):
     (tmp_path / "executed").mkdir()
     for name in ("intro", "search", "genindex", "references", "executed/03_bias_evidence"):

@@ -1,4 +1,4 @@
-"""Hostile inputs (issue 6): every case of ``tests/hostile/CASES.md`` through the public entry points.
+"""Hostile inputs: every case of ``tests/hostile/CASES.md`` through the public entry points.
 
 Each case either fails with a :class:`GDRTInputError` whose message is one line naming the file, the
 line (where one exists) and the field, or is read with its oddities counted in the rows' ``report``

@@ -1,4 +1,4 @@
-"""Property tests of the readers (issue 6): what is written in the MSL (or D3) format reads back the
+"""Property tests of the readers: what is written in the MSL (or D3) format reads back the
 same, and a corrupted or truncated file reads correctly or fails with a one-line GDRTInputError,
 never another exception."""
 
