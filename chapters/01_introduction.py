@@ -38,6 +38,7 @@
 # %% tags=["parameters"]
 profile = "cpu"      # smoke | cpu | gpu
 dataset = None       # None: the profile's (book at cpu); office | game | book | clothing
+model = None         # None: the profile's model; a local folder or a name in the local cache
 num_beams = 10       # beams of constrained beam search (the paper: 10)
 seed = 0
 
@@ -52,7 +53,7 @@ from gdrt.decoding import build_trie, constrained_beam_search
 from gdrt.plots import intro as plots
 from gdrt.training.examples import build_examples, history_titles, row_prompt
 
-cfg = book.setup(profile, dataset=dataset, seed=seed)
+cfg = book.setup(profile, dataset=dataset, model=model, seed=seed)
 glue("profile", profile, display=False)
 glue("num_beams", num_beams, display=False)
 

@@ -41,6 +41,7 @@
 # %% tags=["parameters"]
 profile = "cpu"     # smoke (synthetic data) | cpu | gpu: the same work
 dataset = None      # inspected in detail (None: the profile's, book at cpu): office | game | toy | book | clothing
+model = None        # whose tokenizer counts the tokens (None: the profile's model)
 seed = 0            # seed of the synthetic set (smoke, or no data found)
 
 # %% tags=["remove-cell"]
@@ -62,7 +63,7 @@ from gdrt.plots import data as plots  # importing gdrt.plots registers the book'
 from gdrt.training.examples import row_prompt
 
 t_chapter = time.perf_counter()
-cfg = book.setup(profile, dataset=dataset, seed=seed)
+cfg = book.setup(profile, dataset=dataset, model=model, seed=seed)
 glue("profile", profile, display=False)
 pd.set_option("display.precision", 4)
 

@@ -62,9 +62,11 @@ pd.set_option("display.precision", 4)
 # In GDRT the target tokens of the training set are split into $G$ groups by how predictable they are
 # from the auxiliary tokens alone (group 1: the most predictable; the GDRT chapter builds the groups).
 # In a batch, $L(g)$ is the mean token loss (negative log-likelihood) over the tokens of group $g$.
-# Plain fine-tuning weighs the groups by the uniform distribution $U(g) = 1/G$ (up to group sizes) and
-# minimises $\mathbb{E}_U[L]$. After supervised fine-tuning the easy groups have small losses and the
-# groups the model must learn from the user's history keep large ones, so the average hides them.
+# Plain fine-tuning averages over tokens, so it weighs group $g$ by its share of the tokens,
+# $N(g)/N$: a large group of easy tokens counts for more. Group DRO starts instead from the uniform
+# distribution over groups, $U(g) = 1/G$, whose weighted loss $\mathbb{E}_U[L]$ is the
+# group-balanced mean. After supervised fine-tuning the easy groups have small losses and the groups
+# the model must learn from the user's history keep large ones, so either average hides them.
 #
 # Group DRO {cite:p}`sagawa2020distributionally` minimises the loss under the *worst* weighting $Q$ of
 # the groups instead. Over all of the simplex that is the single worst group: pessimistic and noisy.
@@ -138,20 +140,22 @@ dro.kl_ball_cloud(losses, eta=eta, seed=seed)
 # $Q^*(g) \propto \exp\big(L(g)/\tau\big)$ (Eq. 5 and Eq. 13), where $\tau > 0$ is the temperature at
 # which $D_{\mathrm{KL}}(Q^* \| U) = \eta$, and its value is
 #
-# $$ \min_{\tau > 0} \; \tau\eta + \tau \log \mathbb{E}_{U}\big[\exp\big(L/\tau\big)\big] \qquad \text{(Eq. 11)}. $$
+# $$ \min_{\tau > 0} \; \tau\eta + \tau \log \mathbb{E}_{U}\big[\exp\big(L/\tau\big)\big] \qquad \text{(Eq. 10, last line)}, $$
+#
+# the minimum over $\tau$ of the objective at a fixed temperature, Eq. 11.
 # ```
 #
 # GDRT then fixes $\tau$ as a hyper-parameter instead of $\eta$ (see {ref}`the gradient <sec-04-gradient>`). The proof
 # takes five steps, one per section, each followed by a cell that checks it on numbers:
 #
 # 1. {ref}`Step 1 <sec-04-step1>`: the KL divergence becomes an expectation under $U$
-#    ({ref}`Eqs. (6) <eq-6>`, {ref}`(7) <eq-7>`).
+#    ({ref}`Eqs. (6) <eq-6>`–{ref}`(8) <eq-8>`).
 # 2. {ref}`Step 2 <sec-04-step2>`: a Lagrangian turns the constrained maximum into a min–max
-#    ({ref}`Eq. (8) <eq-8>`).
+#    ({ref}`Eq. (9) <eq-9>`).
 # 3. {ref}`Step 3 <sec-04-step3>`: the inner maximum is a convex conjugate, $e^x - 1$
-#    ({ref}`Eqs. (9) <eq-9>`, {ref}`(10) <eq-10>`).
+#    ({ref}`Eq. (10) <eq-10>`).
 # 4. {ref}`Step 4 <sec-04-step4>`: the multiplier $\beta$ and the optimal weights in closed form
-#    ({ref}`Eqs. (11) <eq-11>`–{ref}`(13) <eq-13>`).
+#    (the last line of {ref}`Eq. (10) <eq-10>`, then {ref}`Eqs. (11) <eq-11>`–{ref}`(13) <eq-13>`).
 # 5. {ref}`Step 5 <sec-04-step5>`: the remaining minimum over $\tau$, checked against a direct
 #    numerical solution of {ref}`Eq. (6) <eq-6>`.
 
@@ -165,6 +169,12 @@ dro.kl_ball_cloud(losses, eta=eta, seed=seed)
 # $$ \max_{Q} \; \mathbb{E}_{Q}[L] \quad \text{s.t.} \quad D_{\mathrm{KL}}(Q \,\|\, U) \le \eta,
 #    \quad \textstyle\sum_g Q(g) = 1,\; Q \ge 0 \tag{6} $$
 #
+# The KL divergence is itself an expectation under $Q$:
+#
+# (eq-7)=
+# $$ \max_{Q} \; \mathbb{E}_{g \sim Q}[L(g)] \quad \text{s.t.} \quad
+#    \mathbb{E}_{g \sim Q}\Big[\log \frac{Q(g)}{U(g)}\Big] \le \eta \tag{7} $$
+#
 # Write $Q$ through its likelihood ratio to $U$, $W(g) = Q(g)/U(g) = G\,Q(g)$. Then
 # $\mathbb{E}_Q[L] = \mathbb{E}_U[W L]$, $\sum_g Q(g) = 1$ becomes $\mathbb{E}_U[W] = 1$, and
 # $D_{\mathrm{KL}}(Q\|U) = \sum_g Q(g) \log W(g) = \mathbb{E}_U[W \log W]$. Adding
@@ -172,9 +182,9 @@ dro.kl_ball_cloud(losses, eta=eta, seed=seed)
 # function $\varphi(x) = x \log x - x + 1$ (with $0 \log 0 = 0$), which is $\ge 0$ with its minimum
 # $\varphi(1) = 0$ at "no change":
 #
-# (eq-7)=
+# (eq-8)=
 # $$ \max_{W \ge 0} \; \mathbb{E}_U[W L] \quad \text{s.t.} \quad \mathbb{E}_U[\varphi(W)] \le \eta,
-#    \quad \mathbb{E}_U[W] = 1 \tag{7} $$
+#    \quad \mathbb{E}_U[W] = 1 \tag{8} $$
 #
 # The check draws random distributions $Q$ (half of them with an empty group, where $0 \log 0$ matters)
 # and compares both sides; it also shows that without $\mathbb{E}_U[W] = 1$ the two sides differ:
@@ -196,7 +206,7 @@ pd.DataFrame([step1])
 # ## Step 2: the Lagrangian
 #
 # Attach a multiplier $\alpha \ge 0$ to the KL constraint and a multiplier $\beta$ to the normalisation.
-# The Lagrangian of {ref}`Eq. (7) <eq-7>` is
+# The Lagrangian of {ref}`Eq. (8) <eq-8>` is
 #
 # $$ \mathcal{L}(W; \alpha, \beta) = \mathbb{E}_U[W L] - \alpha\big(\mathbb{E}_U[\varphi(W)] - \eta\big)
 #    + \beta\big(\mathbb{E}_U[W] - 1\big). $$ (eq-04-lagrangian)
@@ -205,12 +215,13 @@ pd.DataFrame([step1])
 # every choice of multipliers bounds the primal from above (weak duality). The problem is convex (a
 # linear objective, a convex constraint) and $W = 1$ satisfies the KL constraint strictly when
 # $\eta > 0$ (Slater's condition), so the best bound is tight and max and min can be swapped. Collecting
-# the terms in $W$ with $x = (L + \beta)/\alpha$:
+# the terms in $W$ with $x = (L + \beta)/\alpha$ gives the rearrangement; the Lagrangian and this
+# rearrangement together are the paper's Eq. 9:
 #
-# (eq-8)=
+# (eq-9)=
 # $$ \max_{W \ge 0} \min_{\alpha \ge 0,\, \beta} \mathcal{L}
 #    = \min_{\alpha \ge 0,\, \beta} \Big\{ \alpha\eta - \beta
-#    + \alpha\, \mathbb{E}_U\Big[ \max_{W \ge 0}\Big( W\, \tfrac{L + \beta}{\alpha} - \varphi(W) \Big)\Big] \Big\} \tag{8} $$
+#    + \alpha\, \mathbb{E}_U\Big[ \max_{W \ge 0}\Big( W\, \tfrac{L + \beta}{\alpha} - \varphi(W) \Big)\Big] \Big\} \tag{9} $$
 #
 # The maximum over the vector $W$ moved inside the expectation because the bracket depends on each
 # group's $W(g)$ alone: it splits into $G$ one-dimensional problems. The check verifies the
@@ -232,19 +243,19 @@ pd.DataFrame([step2])
 # (sec-04-step3)=
 # ## Step 3: the convex conjugate
 #
-# Each one-dimensional problem in {ref}`Eq. (8) <eq-8>` is the convex conjugate of $\varphi$:
+# Each one-dimensional problem in {ref}`Eq. (9) <eq-9>` is the convex conjugate of $\varphi$:
 #
 # $$ \varphi^*(x) = \sup_{w \ge 0} \big( x w - w \log w + w - 1 \big) = e^x - 1. $$ (eq-04-conjugate)
 #
 # The derivative in $w$ is $x - \log w$, zero at $w = e^x$; the function is concave in $w$, so that is
 # the maximum, and its value is $x e^x - x e^x + e^x - 1$. Substituting into
-# {ref}`Eq. (8) <eq-8>`:
-#
-# (eq-9)=
-# $$ \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\varphi^*\Big(\frac{L + \beta}{\alpha}\Big)\Big] \tag{9} $$
+# {ref}`Eq. (9) <eq-9>` gives the paper's Eq. 10 (its last line follows in Step 4):
 #
 # (eq-10)=
-# $$ = \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\exp\Big(\frac{L + \beta}{\alpha}\Big)\Big] - \alpha \tag{10} $$
+# $$ \begin{aligned}
+#    & \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\varphi^*\Big(\frac{L + \beta}{\alpha}\Big)\Big] \\
+#    = & \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\exp\Big(\frac{L + \beta}{\alpha}\Big)\Big] - \alpha
+#    \end{aligned} \tag{10} $$
 #
 # The check finds the supremum numerically (`scipy.optimize.minimize_scalar` on a bounded interval) on
 # a grid of $x$ and compares it with $e^x - 1$ and the maximiser with $e^x$:
@@ -275,22 +286,28 @@ dro.conjugate_figure(step3)
 #
 # At $\beta^*$ the expectation in {ref}`Eq. (10) <eq-10>` equals 1, so the last two terms cancel and
 # only $\alpha\eta - \beta^*$ is left. Writing $\tau$ for the multiplier $\alpha$ of the KL constraint,
-# this is the objective of the paper:
+# this is the last line of the paper's Eq. 10:
+#
+# (eq-10-last)=
+# $$ \min_{\tau \ge 0} \; \tau\eta + \tau \log \mathbb{E}_U\big[\exp\big(L/\tau\big)\big] \tag*{(10), last line} $$
+#
+# At a fixed temperature the bracket is the objective GDRT trains on, the paper's Eq. 11:
 #
 # (eq-11)=
-# $$ \min_{\tau \ge 0} \; \tau\eta + \tau \log \mathbb{E}_U\big[\exp\big(L/\tau\big)\big] \tag{11} $$
+# $$ \mathcal{L}_{\mathrm{GDRT}} = \tau\eta + \tau \log \mathbb{E}_{g \sim U}\big[\exp\big(L(g)/\tau\big)\big] \tag{11} $$
 #
-# The maximiser of Step 3, $w = e^x$ at $x = (L + \beta^*)/\tau$, gives the optimal ratio, and
-# $Q^* = U\,W^*$ the optimal weights, the softmax of {ref}`Eq. (5) <eq-5>`:
+# The maximiser of Step 3, $w = e^x$ at $x = (L + \beta^*)/\tau$, gives the optimal ratio
+# $W^*(g) = \exp\big((L(g) + \beta^*)/\tau\big) = \exp\big(L(g)/\tau\big)/\mathbb{E}_U\big[\exp(L/\tau)\big]$,
+# and $Q^* = U\,W^*$ the optimal weights, which with $U = 1/G$ are the softmax of {ref}`Eq. (5) <eq-5>`:
 #
 # (eq-12)=
-# $$ W^*(g) = \exp\Big(\frac{L(g) + \beta^*}{\tau}\Big) = \frac{\exp\big(L(g)/\tau\big)}{\mathbb{E}_U\big[\exp(L/\tau)\big]} \tag{12} $$
+# $$ Q^*(g) = U(g)\, \frac{\exp\big(L(g)/\tau\big)}{\mathbb{E}_{i \sim U}\big[\exp(L(i)/\tau)\big]} \tag{12} $$
 #
 # (eq-13)=
-# $$ Q^*(g) = U(g)\, W^*(g) = \frac{\exp\big(L(g)/\tau\big)}{\sum_{h=1}^{G} \exp\big(L(h)/\tau\big)} \tag{13} $$
+# $$ Q^*(g) = \frac{\exp\big(L(g)/\tau\big)}{\sum_{h=1}^{G} \exp\big(L(h)/\tau\big)} \tag{13} $$
 #
 # The check minimises {ref}`Eq. (10) <eq-10>` over $\beta$ numerically at $\tau$ =
-# {glue:text}`tau`, compares with {eq}`eq-04-beta` and {ref}`Eq. (11) <eq-11>`, and compares
+# {glue:text}`tau`, compares with {eq}`eq-04-beta` and {ref}`Eq. (11) <eq-11>` at that $\tau$, and compares
 # $U\,W^*$ with the weights of the training code (`group_weights` in `lib/gdrt/objectives/gdrt.py`):
 
 # %%
@@ -310,7 +327,8 @@ pd.DataFrame([step4])
 # (sec-04-step5)=
 # ## Step 5: the final dual, against the primal solved directly
 #
-# One minimum is left, over $\tau$. The derivative of {ref}`Eq. (11) <eq-11>` in $\tau$ is
+# One minimum is left, over $\tau$ ({ref}`the last line of Eq. (10) <eq-10-last>`). The derivative
+# of {ref}`Eq. (11) <eq-11>` in $\tau$ is
 #
 # $$ \frac{\partial}{\partial \tau}\Big(\tau\eta + \tau \log \mathbb{E}_U\big[e^{L/\tau}\big]\Big)
 #    = \eta - \Big(\frac{\mathbb{E}_{Q^*}[L]}{\tau} - \log \mathbb{E}_U\big[e^{L/\tau}\big]\Big)
@@ -332,7 +350,7 @@ step5
 
 # %% [markdown]
 # For all {glue:text}`step5_n` radii the optimiser's optimum equals the closed form $\mathbb{E}_{Q^*}[L]$
-# and the dual {ref}`Eq. (11) <eq-11>` to {glue:text}`step5_value:.1e`, and its weights equal the
+# and the dual ({ref}`Eq. (11) <eq-11>` at $\tau(\eta)$) to {glue:text}`step5_value:.1e`, and its weights equal the
 # softmax at $\tau(\eta)$ to {glue:text}`step5_q:.1e`; `kl_primal` shows the constraint active
 # (KL $= \eta$). The larger the ball, the lower the matching temperature. {numref}`fig-04-dual` shows
 # the dual as a function of $\tau$ for one radius.
@@ -344,11 +362,12 @@ dro.dual_curve(losses, eta=eta)
 # The steps fit together as follows.
 #
 # ```{prf:proof}
-# Step 1 rewrites the inner problem (Eq. 6) in the ratio $W = Q/U$ (Eq. 7). Step 2 dualises it: for
-# every $\alpha \ge 0$ and $\beta$ the value of Eq. 8's bracket bounds Eq. 7 from above, and Slater's
-# condition makes the smallest such bound equal to it. Step 3 evaluates the inner maximum through the
-# conjugate $\varphi^*(x) = e^x - 1$ (Eqs. 9, 10). Step 4 minimises over $\beta$ in closed form, which
-# leaves Eq. 11 and, through the maximiser of Step 3, the weights of Eqs. 12 and 13.
+# Step 1 rewrites the inner problem (Eq. 6) as an expectation (Eq. 7) and in the ratio $W = Q/U$
+# (Eq. 8). Step 2 dualises it: for every $\alpha \ge 0$ and $\beta$ the value of Eq. 9's bracket bounds
+# Eq. 8 from above, and Slater's condition makes the smallest such bound equal to it. Step 3 evaluates
+# the inner maximum through the conjugate $\varphi^*(x) = e^x - 1$ (Eq. 10). Step 4 minimises over
+# $\beta$ in closed form, which leaves the last line of Eq. 10 (the minimum over $\tau$ of Eq. 11)
+# and, through the maximiser of Step 3, the weights of Eqs. 12 and 13.
 #
 # Directly: for any $Q$ and $\tau > 0$, Gibbs' variational inequality
 # $\mathbb{E}_Q[L]/\tau - D_{\mathrm{KL}}(Q\|U) \le \log \mathbb{E}_U[e^{L/\tau}]$ gives, on the ball,
@@ -357,7 +376,7 @@ dro.dual_curve(losses, eta=eta)
 # unique worst group) to $0$ (as $\tau \to \infty$), so for $0 < \eta < \log G$ there is a $\tau(\eta)$ with
 # $D_{\mathrm{KL}}(Q^*_{\tau(\eta)}\|U) = \eta$. There $Q^*$ is feasible, and by {eq}`eq-04-dtau`
 # $\mathbb{E}_{Q^*}[L] = \tau\eta + \tau\log\mathbb{E}_U[e^{L/\tau}]$: a feasible point attains an upper
-# bound, so it is the maximum, and the bound at $\tau(\eta)$ is the smallest (Eq. 11).
+# bound, so it is the maximum, and the bound at $\tau(\eta)$ is the smallest (the last line of Eq. 10).
 # ```
 
 # %% [markdown]
@@ -403,7 +422,8 @@ pd.DataFrame([grad])
 #
 # ### From the average to the worst group
 #
-# The temperature interpolates between plain training and worst-group training. As $\tau \to \infty$,
+# The temperature interpolates between the group-balanced mean and worst-group training (not plain
+# training, which weighs groups by their token counts). As $\tau \to \infty$,
 # $Q \to U$ and both $\mathbb{E}_Q[L]$ and $\tau \log \mathbb{E}_U[e^{L/\tau}]$ tend to the mean loss;
 # a Taylor expansion gives the rate, $\mathbb{E}_Q[L] - \mathbb{E}_U[L] \approx \mathrm{Var}_U(L)/\tau$.
 # As $\tau \to 0$, $Q$ becomes one-hot on the worst group and both tend to $\max_g L(g)$.
@@ -489,7 +509,8 @@ pd.DataFrame({k: missing[k] for k in ("group_loss", "weights", "if_zero_loss")},
 #   ({numref}`fig-04-dual`).
 # - The training loss `gdrt_loss` has the gradient of {ref}`Eq. (11) <eq-11>` to
 #   {glue:text}`grad_err:.1e`, because it holds $Q$ constant; absent groups get weight 0.
-# - $\tau$ runs from the worst group ($\tau \to 0$) to the average ($\tau \to \infty$)
+# - $\tau$ runs from the worst group ($\tau \to 0$) to the group-balanced average ($\tau \to \infty$;
+#   not SFT's token-weighted mean)
 #   ({numref}`fig-04-weights`, {numref}`fig-04-limits`), and a fixed $\tau$ means a radius that
 #   follows the spread of the losses ({numref}`fig-04-tau-eta`).
 

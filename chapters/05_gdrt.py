@@ -71,7 +71,8 @@ book.banner(cfg)
 # %% [markdown]
 # ## The data this chapter trains on
 #
-# Training uses a seeded subset of `train_10000` (the paper's LLM training file), checkpoint
+# Training uses a seeded subset of `train_10000` (the data release's 10,000-row random sample of
+# `train.csv`, the file it trains LLMs on; the paper itself gives no training-set size), checkpoint
 # selection a subset of `valid`, and the test numbers the test split named below.
 
 # %%
@@ -135,8 +136,24 @@ plots.relevance_histogram(values, groups.edges)
 # $$ \mathcal{L}_{\text{GDRT}} = \sum_{g} Q(g)\,L(g), \qquad Q(g) = \frac{\exp\big(L(g)/\tau\big)}{\sum_{g'} \exp\big(L(g')/\tau\big)} \tag{5} $$
 #
 # with $Q$ held constant in the backward pass; its gradient equals that of
-# $\tau \log \sum_g \exp(L(g)/\tau)$. Groups absent from a batch are left out of the softmax. SFT
-# is the special case of one group. The implementation the trainer calls:
+# $\tau \log \sum_g \exp(L(g)/\tau)$. SFT is the special case of one group. In a few lines, for a
+# batch in which every group has tokens (the code numbers groups from 0, so the text's group 1 is
+# index 0):
+
+# %%
+import torch  # noqa: E402
+
+
+def gdrt_loss_teaching(token_loss, group, n_groups, tau):
+    L = torch.stack([token_loss[group == g].mean() for g in range(n_groups)])  # L(g)
+    Q = torch.softmax(L.detach() / tau, dim=0)  # Q(g), held constant in the backward pass
+    return (Q * L).sum()
+
+
+# %% [markdown]
+# The library's version adds what a real batch needs: padding masked out, groups absent from a batch
+# left out of the softmax (weight 0 instead of a NaN mean), and the per-group losses and weights
+# returned for logging. It is the one the trainer calls:
 #
 # ```{literalinclude} ../lib/gdrt/objectives/gdrt.py
 # :pyobject: gdrt_loss
@@ -148,13 +165,13 @@ plots.relevance_histogram(values, groups.edges)
 # :pyobject: GDRTTrainer.compute_loss
 # ```
 #
-# On three tokens in two groups, with losses 1, 3 (group 1) and 0.5 (group 2), the group losses are
-# 2 and 0.5 and the weights lean on group 1:
+# On three tokens in two groups, with losses 1, 3 (group 1, index 0) and 0.5 (group 2, index 1), the
+# group losses are 2 and 0.5 and the weights lean on group 1; the teaching version gives the same loss:
 
 # %%
-import torch  # noqa: E402
-
-loss, info = gdrt_loss(torch.tensor([1.0, 3.0, 0.5]), torch.tensor([0, 0, 1]), n_groups=2, tau=tau)
+token_loss, group = torch.tensor([1.0, 3.0, 0.5]), torch.tensor([0, 0, 1])
+loss, info = gdrt_loss(token_loss, group, n_groups=2, tau=tau)
+assert torch.allclose(loss, gdrt_loss_teaching(token_loss, group, 2, tau))
 {"loss": round(loss.item(), 4), "L(g)": info["group_loss"].tolist(), "Q(g)": info["weights"].tolist()}
 
 # %% [markdown]
@@ -246,7 +263,8 @@ replication.table2(res, paper.TABLE2)
 # ```
 #
 # ```{warning}
-# **Why the numbers differ.** The paper tunes a 3B-parameter model on 10,000 rows for five epochs;
+# **Why the numbers differ.** The paper tunes a 3B-parameter model for five epochs (on `train_10000`,
+# we assume);
 # the `cpu` profile tunes a 135M-parameter model on a few hundred rows for one epoch, with one seed.
 # Differences between SFT and GDRT at this size are within the noise of one seed on a few hundred test
 # rows; {doc}`07_analysis` says which differences the reference experiment can and cannot resolve.
@@ -280,7 +298,7 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # :class: dropdown
 # With one group, $Q(1) = \exp(L(1)/\tau) / \exp(L(1)/\tau) = 1$ and the loss is $L(1)$, the mean
 # token loss over the batch: exactly SFT. The trainer uses this: SFT runs through the same function
-# with every target token in group 0.
+# with every target token in one group (index 0).
 # ```
 #
 # ```{exercise}

@@ -344,10 +344,10 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 #
 # ```{exercise}
 # :label: ex-06-rows
-# Change a parameter, predict, run: re-execute this chapter with `-p n_compare 200` (the test rows
+# Change a parameter, predict, run: re-execute this chapter with `-p n_compare 160` (the test rows
 # {doc}`05_gdrt` evaluates at the `cpu` profile: SFT's and GDRT's predictions are reused, the others
 # are decoded). Before running, predict which differences of {numref}`tab-06-eval` survive on about
-# four times more rows, and how long the new evaluations take at the seconds per prompt of
+# three times more rows, and how long the new evaluations take at the seconds per prompt of
 # {doc}`05_gdrt`.
 # ```
 #

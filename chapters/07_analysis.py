@@ -150,8 +150,9 @@ ref_table
 plots.paired_differences(ref_table, "sft", "gdrt")
 
 # %% [markdown]
-# Beside the paper's own numbers for the same dataset (Table 2; the paper's model is Llama-3.2-3B
-# tuned for 5 epochs on 10,000 rows and tested on all test rows):
+# Beside the paper's own numbers for the same dataset (Table 2: the paper's backbone, tuned for 5
+# epochs; its training and test sizes are not stated, see the note on reading the paper in the
+# introduction):
 
 # %% mystnb={"figure": {"caption": "Paper Table 2, the reference dataset's SFT and GDRT rows, next to the reference experiment's (mean over seeds, with the seed range, on its test rows).", "name": "tab-07-table2"}}
 replication.table2(res, paper.TABLE2)

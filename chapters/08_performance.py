@@ -111,10 +111,10 @@ glue("hf_default_differs", sum(m["n"] - m.get("identical_to_hf_default", m["iden
 # other lists on {glue:text}`hf_default_differs` of the {glue:text}`hf_default_n` fp32 prompts. The
 # default's run is the first part of the exhaustive run, and finished titles only ever enter the
 # kept list in order of score, so where the two differ the exhaustive search (ours) holds a title
-# that scores better than one in the default's list. In bf16 the ratio is smaller: bf16 matrix products are fast on this CPU
-# (it has AMX), which helps HF's repeated prompt computation more than our search, whose remaining
+# that scores better than one in the default's list. In bf16 the ratio is smaller: bf16 matrix products are fast on the CPU
+# these results were measured on (it has AMX), which helps HF's repeated prompt computation more than our search, whose remaining
 # time is spent in many small per-step products. bf16 lists may differ from HF's: near-tied titles
-# swap places under bf16 rounding, in either implementation (STACK.md), which is why the targets are
+# swap places under bf16 rounding, in either implementation, which is why the targets are
 # checked in fp32.
 #
 # What made the difference since the first version of the search (`lib/gdrt/decoding/cbs.py`): a

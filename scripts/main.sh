@@ -5,8 +5,10 @@
 #
 #   bash scripts/main.sh [PROFILE]        # smoke | cpu | gpu
 #
-# Data: $GDRT_DATA (a folder holding Office/, Game/, ...), else data/ (python data/fetch.py); with
-# neither, chapters fall back to the synthetic dataset and say so on the page.
+# Data: $GDRT_DATA (a folder holding Office/, Game/, ...; a relative path is resolved from where the
+# command was started). Unset: the datasets are fetched and verified into data/ (data/fetch.py; files
+# already there and valid are kept). If the fetch fails, one line says why and names the ways out:
+# set GDRT_DATA, or GDRT_SYNTHETIC=1 to run on the synthetic dataset (each page then says so).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/data_env.sh"   # before cd: a relative GDRT_DATA is the caller's
@@ -14,6 +16,7 @@ cd "$ROOT"
 PROFILE="${1:-cpu}"
 start=$(date +%s)
 bash scripts/setup.sh
+ensure_data "$PROFILE" "${VENV:-$ROOT/.venv}/bin/python"
 bash scripts/run_chapters.sh "$PROFILE" executed
 bash scripts/build_book.sh
 # The built book in headless Chromium: figures drawn, math typeset, nothing failed to load or asked

@@ -5,6 +5,8 @@
 #   scripts/run_chapters.sh PROFILE [OUTDIR] [CHAPTER ...]
 #
 # PROFILE   smoke | cpu | gpu, passed to every chapter as `-p profile PROFILE`.
+# GDRT_MODEL (environment) a local model folder or a name in the local cache: passed as
+#           `-p model GDRT_MODEL` to every chapter whose parameters cell has `model`.
 # OUTDIR    where executed notebooks go (default: executed). A second argument that names a chapter
 #           is taken as a chapter, not as OUTDIR.
 # CHAPTER   05_gdrt, 05_gdrt.py, chapters/05_gdrt.py or a prefix such as 05; default: every
@@ -89,9 +91,12 @@ for src in "${CHAPTERS[@]}"; do
   echo "==> $name (profile $PROFILE)"
   # measure_run.py samples the kernel's resident memory and adds wall time and peak RSS to
   # OUTDIR/run_stats.json (it prints both).
+  params=(-p profile "$PROFILE")
+  if [[ -n "${GDRT_MODEL:-}" ]] && grep -q '^model = ' "$src"; then params+=(-p model "$GDRT_MODEL"); fi
   if python scripts/measure_run.py --record "$OUTDIR_ABS/run_stats.json" --name "$name" -- \
-      bash -c 'set -o pipefail; jupytext --to ipynb -o - "$1" | papermill - "$2" --cwd chapters -k python3 \
-                 -p profile "$3" --no-progress-bar --log-level WARNING' _ "$src" "$out" "$PROFILE" \
+      bash -c 'set -o pipefail; src="$1" out="$2"; shift 2
+               jupytext --to ipynb -o - "$src" | papermill - "$out" --cwd chapters -k python3 "$@" \
+                 --no-progress-bar --log-level WARNING' _ "$src" "$out" "${params[@]}" \
      && check_outputs "$out"; then
     :
   else

@@ -420,7 +420,7 @@ def test_figures_build():
     for i, r in enumerate(res):
         r["row"] = i
     table = A.ratio_table({"base": res, "sft": res}, n_boot=20)
-    assert len(bias.attribution_ratios(table, 1.0, (4.7, 6.6)).data) == 2  # one bar trace per panel
+    assert len(bias.attribution_ratios(table, 1.0, {"Toy": 4.69, "Clothing": 6.58}).data) == 2  # one bar trace per panel
     assert len(bias.contributions(A.contributions_frame({"base": res})).data) == 1
     groups = {1: 1, 2: 2}
     preds = [_pred(1, [1, 2], [[1], [2]])]

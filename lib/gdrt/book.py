@@ -99,6 +99,22 @@ def tiny_model_dir(data_dir: Path, preset, seed: int = 0) -> Path:
     return out
 
 
+def _parsed(name: str, value):
+    """A list parameter that arrives as text (``papermill -p grid '[[5, 0.1]]'`` passes a string) is
+    read as JSON; anything else is returned as given."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        import json
+
+        from .errors import GDRTInputError
+
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise GDRTInputError("chapter parameters", f"{value!r} is not a JSON list ({exc.msg})",
+                                 field=name) from None
+    return value
+
+
 def setup(profile: str = "cpu", dataset: str | None = None, model: str | None = None, seed: int = 0,
           **overrides) -> BookConfig:
     """Resolve a chapter's parameters. ``dataset=None``: the profile's; ``overrides`` replace single
@@ -107,7 +123,7 @@ def setup(profile: str = "cpu", dataset: str | None = None, model: str | None = 
         raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     _quiet()
     torch.manual_seed(seed)
-    sizes = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    sizes = {**PROFILES[profile], **{k: _parsed(k, v) for k, v in overrides.items() if v is not None}}
     dataset = dataset or sizes.pop("dataset")
     sizes.pop("dataset", None)
     if sizes.get("bf16") == "auto":
@@ -125,10 +141,16 @@ def setup(profile: str = "cpu", dataset: str | None = None, model: str | None = 
         data_dir, source = real, "real"
         note = describe(real)  # what was derived, with the counts ("" for a complete dataset)
     else:
+        if profile != "smoke" and os.environ.get("GDRT_SYNTHETIC") != "1":
+            from .errors import GDRTInputError
+
+            raise GDRTInputError("GDRT_DATA", f"no {preset.dirname} data found: set GDRT_DATA to the folder that "
+                                 "holds it, or run python data/fetch.py; or set GDRT_SYNTHETIC=1 to run this "
+                                 "profile on the synthetic dataset instead")
         data_dir, source = synthetic_dir(seed), "synthetic"
         if profile != "smoke":
-            note = (f"No {preset.dirname} data found (set GDRT_DATA or run data/fetch.py): this run uses the "
-                    "synthetic dataset instead, so its numbers say nothing about the paper.")
+            note = (f"No {preset.dirname} data found and GDRT_SYNTHETIC=1: this run uses the synthetic dataset "
+                    "instead, as asked, so its numbers say nothing about the paper.")
         preset = get_preset("synthetic")
     name = model or sizes.pop("model")
     sizes.pop("model", None)

@@ -141,7 +141,7 @@ def eta_for_tau(losses, tau: float) -> float:
 
 def tau_for_eta(losses, eta: float, lo: float = 1e-8, hi: float = 1e8) -> float:
     """The temperature that matches the radius ``eta``: the root of ``KL(Q_tau || U) = eta`` (the
-    minimiser of Eq. 11 over tau), by Brent's method on ``log tau``.
+    minimiser of Eq. 11 over tau, the last line of Eq. 10), by Brent's method on ``log tau``.
 
     Computed with scipy's softmax, not the training code's, so that :func:`primal_vs_closed_form`
     compares the training code against an independent derivation (a wrong temperature in
@@ -164,7 +164,7 @@ def solve_primal(losses, eta: float, max_restarts: int = 10):
     """The primal problem Eq. 6 solved directly, with no use of the lemma:
     ``max_Q E_Q[L]`` subject to ``sum Q = 1``, ``Q >= 0``, ``KL(Q || U) <= eta``. Returns ``(value, Q)``.
 
-    SLSQP with analytic gradients, in the variable ``W = G Q`` of Eq. 7 (entries near 1: better scaled
+    SLSQP with analytic gradients, in the variable ``W = G Q`` of Eq. 8 (entries near 1: better scaled
     than ``Q``), started at ``U`` and restarted from its own answer until the value stops improving
     (each restart resets SLSQP's quasi-Newton matrix, which otherwise stalls on the curved KL
     constraint). Raises if the answer is not feasible to 1e-9.
@@ -224,7 +224,7 @@ def ball_sample(losses, eta: float, n_samples: int = 3000, seed: int = 0) -> dic
 
 
 def kl_as_phi(n_groups: int = 5, n_draws: int = 1000, seed: int = 0) -> dict:
-    """Step 1 (Eq. 6 -> Eq. 7): with ``W = Q/U``, ``KL(Q||U) = E_U[phi(W)]`` and ``E_Q[L] = E_U[W L]``.
+    """Step 1 (Eqs. 6 -> 7 -> 8): with ``W = Q/U``, ``KL(Q||U) = E_U[phi(W)]`` and ``E_Q[L] = E_U[W L]``.
 
     On ``n_draws`` random ``Q`` (half of them with zero entries, where ``0 log 0`` matters) returns
     ``{"kl": max |KL - E_U phi(W)|, "objective": max |E_Q L - E_U[W L]|,
@@ -251,13 +251,13 @@ def kl_as_phi(n_groups: int = 5, n_draws: int = 1000, seed: int = 0) -> dict:
 
 
 def _lagrangian(w, losses, alpha, beta, eta):
-    """Eq. 8's Lagrangian ``E_U[W L] - alpha (E_U[phi(W)] - eta) + beta (E_U[W] - 1)``."""
+    """Eq. 9's Lagrangian ``E_U[W L] - alpha (E_U[phi(W)] - eta) + beta (E_U[W] - 1)``."""
     u = 1.0 / w.shape[-1]
     return u * (w * losses).sum(-1) - alpha * (u * phi(w).sum(-1) - eta) + beta * (u * w.sum(-1) - 1.0)
 
 
 def lagrangian_step(n_groups: int = 5, eta: float = 0.1, n_draws: int = 2000, seed: int = 0) -> dict:
-    """Step 2 (Eq. 8): the Lagrangian and weak duality.
+    """Step 2 (Eq. 9): the Lagrangian and weak duality.
 
     Returns ``{"rearrangement": max |Lagrangian - (alpha*eta - beta + alpha*E_U[W x - phi(W)])|`` with
     ``x = (L + beta)/alpha`` (the form that separates over groups), ``"weak_duality": min over feasible W
@@ -285,7 +285,7 @@ def lagrangian_step(n_groups: int = 5, eta: float = 0.1, n_draws: int = 2000, se
 
 
 def conjugate_step(xs=None) -> dict:
-    """Step 3 (Eq. 9): ``phi*(x) = sup_{w >= 0} (x w - phi(w)) = e^x - 1``, attained at ``w = e^x``.
+    """Step 3 (Eq. 10, first line): ``phi*(x) = sup_{w >= 0} (x w - phi(w)) = e^x - 1``, attained at ``w = e^x``.
 
     The supremum is found numerically (``scipy.optimize.minimize_scalar``, bounded) at each ``x``.
     Returns ``{"x", "numeric", "closed", "argmax", "error": max |numeric - closed|,
@@ -317,7 +317,7 @@ def _eq10(beta, losses, alpha, eta):
 
 
 def beta_step(losses, tau: float, eta: float = 0.1) -> dict:
-    """Step 4 (Eqs. 12, 13): at ``alpha = tau`` the best ``beta`` is ``-tau log E_U exp(L/tau)``, the best
+    """Step 4 (the last line of Eq. 10; Eqs. 11-13): at ``alpha = tau`` the best ``beta`` is ``-tau log E_U exp(L/tau)``, the best
     ``W`` is ``exp((L + beta)/tau)``, and ``Q = U W`` is the softmax of the training code.
 
     ``beta`` is also found numerically by minimising Eq. 10 over ``beta``. Returns

@@ -16,9 +16,8 @@ MSL_TABLE4_OFFICE = {"users": 4895, "items": 2414, "interactions": 53149}  # MSL
 # "about 1:1" before and two datasets' values after (Toy 4.69, Clothing 6.58); Book's bar is only in
 # the figure, and the prefix panel is described as "a similar phenomenon", with no number.
 TASK_INTERACTION_BEFORE_SFT = 1.0          # "about 1:1"
-TASK_INTERACTION_AFTER_SFT = (4.7, 6.6)    # range over datasets
-FIG2_AFTER_SFT = {"Toy": 4.69, "Clothing": 6.58}
-FIG2_TEXT = {"task": "about 1:1 before SFT; 4.69:1 (Toy) and 6.58:1 (Clothing) after",
+FIG2_AFTER_SFT = {"Toy": 4.69, "Clothing": 6.58}  # two examples the text gives, not a range
+FIG2_TEXT = {"task": "about 1:1 before SFT; after SFT, for example 4.69:1 (Toy) and 6.58:1 (Clothing)",
              "prefix": "rises after SFT, like task : interaction (no number in the text)"}
 # Fig. 3: share of SFT's top-1 recommendations in item group 1, against the targets' share.
 SFT_TOP1_GROUP1 = 0.80
@@ -28,7 +27,9 @@ GRID_G = (2, 5, 10)
 GRID_TAU = (0.1, 0.2, 0.3, 0.5, 1.0)
 
 # Table 2 (section 4.2), the LLM rows that the book compares with: SFT and GDRT on each dataset,
-# Llama-3.2-3B, 5 epochs of train_10000, test_5000, beam 10.
+# 5 epochs, beam 10 (section 4.1.3). The backbone the paper calls "LLaMA3-3B" is read here as
+# Llama-3.2-3B; the paper states no training or test size (the data release trains LLMs on
+# train_10000 and tests on test_5000, which is what we assume).
 TABLE2 = {
     "Toy": {"SFT": {"ndcg@5": 0.0118, "ndcg@10": 0.0158, "hit@5": 0.0202, "hit@10": 0.0330, "mgu@5": 0.1870, "dgu@5": 0.6122},
             "GDRT": {"ndcg@5": 0.0152, "ndcg@10": 0.0203, "hit@5": 0.0246, "hit@10": 0.0405, "mgu@5": 0.1288, "dgu@5": 0.4031}},

@@ -16,10 +16,11 @@ def _color(name, i=0):
     return METHOD_COLORS.get(name, GROUP_COLORS[i % len(GROUP_COLORS)])
 
 
-def attribution_ratios(table, paper_before: float | None = None, paper_after: tuple | None = None):
+def attribution_ratios(table, paper_before: float | None = None, paper_after: dict | None = None):
     """Paper Fig. 2 / 7: the ratios task : interaction (left) and prefix : interaction (right) per
     model, bars with bootstrap intervals; the paper's task : interaction before SFT (dotted line) and
-    its range after SFT (shaded band) where given. ``table``: :func:`gdrt.diagnostics.ratio_table`."""
+    the values it gives after SFT (``{dataset: ratio}``, one dashed line each; two examples, not a
+    range) where given. ``table``: :func:`gdrt.diagnostics.ratio_table`."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("task : interaction", "prefix : interaction"))
     names = list(table.index)
     for col, (key, lo, hi) in enumerate((("task:interaction", "task lo", "task hi"),
@@ -31,9 +32,9 @@ def attribution_ratios(table, paper_before: float | None = None, paper_after: tu
                     error_y=dict(type="data", array=err_hi, arrayminus=err_lo, visible=True),
                     hovertemplate="%{x}: %{y:.2f}<extra></extra>", row=1, col=col)
         fig.add_hline(y=1.0, line_color="#7f7f7f", line_width=1, row=1, col=col)
-    if paper_after is not None:
-        fig.add_hrect(y0=paper_after[0], y1=paper_after[1], fillcolor="#d62728", opacity=0.12, line_width=0,
-                      annotation_text="paper, after SFT", annotation_position="top left", row=1, col=1)
+    for name, value in (paper_after or {}).items():
+        fig.add_hline(y=value, line_dash="dash", line_color="#d62728", line_width=1, row=1, col=1,
+                      annotation_text=f"paper, {name} after SFT", annotation_position="top left")
     if paper_before is not None:
         fig.add_hline(y=paper_before, line_dash="dot", line_color="#7f7f7f", row=1, col=1,
                       annotation_text="paper, before SFT", annotation_position="bottom right")
