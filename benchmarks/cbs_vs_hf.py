@@ -10,11 +10,12 @@ round, in one process (the machine is shared). Writes ``benchmarks/results/cbs_v
 
 HF is called the way the reference codebases call it: one prompt per call (``--hf-batch`` to change),
 ``num_beams=B, num_return_sequences=B`` and a trie walk as ``prefix_allowed_tokens_fn`` (mask after
-log-softmax). ``early_stopping`` is HF's default (False); never True with a trie (STACK.md: finished
-beams get -1e9, which still beats masked -inf tokens -> duplicates, missed hypotheses). HF lets a
-hypothesis finish only from its top ``B`` of ``2B`` candidates and, with ``early_stopping=False``,
-stops on a heuristic that assumes a beam's length-normalised score cannot rise (with
-``length_penalty=1`` it can). Ours runs the search to exhaustion. So the ranked lists are compared with
+log-softmax). ``early_stopping`` is HF's default (False); never True with a trie
+(docs/stack-notes.md, "early_stopping=True with a trie": finished beams get -1e9, which still beats
+masked -inf tokens -> duplicates, missed hypotheses). HF lets a hypothesis finish only from its
+top ``B`` of ``2B`` candidates and, with ``early_stopping=False``, stops on a heuristic that
+assumes a beam's length-normalised score cannot rise (with ``length_penalty=1`` it can). Ours runs
+the search to exhaustion. So the ranked lists are compared with
 HF run to exhaustion (``early_stopping="never"``, one extra untimed call: the same search), and, as a
 reported number, with the timed default: on one of 8 full-size Game prompts the default stopped
 before finding a title scored -2.66 that both exhaustive searches rank 9th.

@@ -36,7 +36,7 @@
 # ```
 
 # %% tags=["parameters"]
-profile = "cpu"      # smoke | cpu | gpu
+profile = "cpu"      # smoke | cpu | gpu | gpu-lite
 dataset = None       # None: the profile's (book at cpu); office | game | book | clothing
 model = None         # None: the profile's model; a local folder or a name in the local cache
 num_beams = 10       # beams of constrained beam search (the paper: 10)

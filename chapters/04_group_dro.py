@@ -39,7 +39,7 @@
 # ```
 
 # %% tags=["parameters"]
-profile = "cpu"     # smoke | cpu | gpu (the same work at every profile)
+profile = "cpu"     # smoke | cpu | gpu | gpu-lite (the same work at every profile)
 seed = 0            # seed of the random group losses
 n_groups = 5        # G, the number of token groups (the paper's grid: 2, 5, 10)
 tau = 0.5           # a temperature from the paper's grid 0.1, 0.2, 0.3, 0.5, 1.0

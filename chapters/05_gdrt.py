@@ -40,7 +40,7 @@
 # ```
 
 # %% tags=["parameters"]
-profile = "cpu"      # smoke | cpu | gpu
+profile = "cpu"      # smoke | cpu | gpu | gpu-lite
 dataset = None          # None: the profile's (book at cpu); office | game | book | clothing
 model = None         # None: the profile's model (smollm2-135m at cpu)
 n_groups = 5         # G, from the paper's grid {2, 5, 10}

@@ -42,7 +42,7 @@
 # ```
 
 # %% tags=["parameters"]
-profile = "cpu"      # smoke | cpu | gpu
+profile = "cpu"      # smoke | cpu | gpu | gpu-lite
 dataset = None          # None: the profile's (book at cpu); office | game | book | clothing
 model = None         # None: the profile's model
 n_compare = None     # test rows in the comparison (None: the profile's; all rows at gpu)

@@ -36,7 +36,7 @@
 # ```
 
 # %% tags=["parameters"]
-profile = "cpu"         # smoke | cpu | gpu
+profile = "cpu"         # smoke | cpu | gpu | gpu-lite
 dataset = None          # None: the profile's (book at cpu); office | game | book | clothing
 model = None            # None: the profile's model
 n_attr = None           # test rows for the live attribution (None: the profile's; the rows of chapter 3)

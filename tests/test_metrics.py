@@ -1,4 +1,4 @@
-"""Metrics against hand-computed values (DESIGN.md section 5)."""
+"""Metrics against hand-computed values (docs/design.md §5)."""
 
 from __future__ import annotations
 

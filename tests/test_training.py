@@ -90,8 +90,9 @@ def test_gdrt_across_two_processes_equals_one_process():
 
 
 def test_qlora_gradients_stay_nonzero_after_an_evaluation_pass(tiny_model_path, data):
-    """STACK.md trap: on some CPUs an eval-mode forward through 4-bit layers rewrote the weights and
-    every later LoRA gradient was exactly zero. Train, evaluate (decode), train again."""
+    """docs/stack-notes.md, "The 4-bit eval-mode weight-rewrite trap": on some CPUs an eval-mode
+    forward through 4-bit layers rewrote the weights and every later LoRA gradient was exactly zero.
+    Train, evaluate (decode), train again."""
     catalog, rows = data
     lm = load_model(tiny_model_path, adapter="qlora")
     if lm.adapter != "qlora":
@@ -205,3 +206,44 @@ def test_gradient_accumulation_equals_one_large_batch(method, msl, tiny_model_pa
     assert diff < 1e-6
     if method == "gdrt":
         assert tr_big.group_log[0]["weights"] == pytest.approx(tr_small.group_log[0]["weights"], abs=1e-5)
+
+
+def test_gradient_checkpointing_gives_the_same_step_and_keeps_the_run_key(tiny_model_path, data, tmp_path, synth_dir):
+    """Non-reentrant activation checkpointing recomputes the forward in the backward pass: one GDRT
+    step gives the same LoRA weights as without it. It is how a run is carried out, not what it
+    computes, so it does not change the run's key."""
+    from transformers import TrainingArguments
+
+    from gdrt.data import encode_response
+    from gdrt.training.examples import ExampleDataset
+    from gdrt.training.trainer import GDRTTrainer
+
+    catalog, rows = data
+
+    def one_step(checkpointing):
+        torch.manual_seed(0)
+        lm = load_model(tiny_model_path, adapter="lora", lora_dropout=0.0)
+        for name, p in lm.model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(p, std=0.02, generator=torch.Generator().manual_seed(1))
+        ex = build_examples(rows[:4], catalog, PRESET, lm.tokenizer,
+                            token_group_of=lambda t: np.arange(len(encode_response(lm.tokenizer, t))) % 3)
+        args = TrainingArguments(output_dir=str(tmp_path / str(checkpointing)), per_device_train_batch_size=4,
+                                 max_steps=1, learning_rate=1e-2, report_to=[], use_cpu=True,
+                                 remove_unused_columns=False, save_strategy="no", seed=0, data_seed=0,
+                                 disable_tqdm=True, lr_scheduler_type="constant", optim="sgd",
+                                 gradient_checkpointing=checkpointing,
+                                 gradient_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None)
+        tr = GDRTTrainer(model=lm.model, args=args, train_dataset=ExampleDataset(ex),
+                         data_collator=lambda b: collate(b, lm.tokenizer.pad_token_id), method="gdrt",
+                         n_groups=3, tau=0.3)
+        tr.train()
+        assert lm.model.is_gradient_checkpointing == checkpointing
+        return {n: p.detach().clone() for n, p in lm.model.named_parameters() if p.requires_grad}
+
+    plain, ckpt = one_step(False), one_step(True)
+    assert max((plain[n] - ckpt[n]).abs().max().item() for n in plain) < 1e-6
+    from gdrt.training.runs import TrainConfig
+
+    a = TrainConfig(data_dir=str(synth_dir), method="gdrt")
+    assert a.key() == TrainConfig(data_dir=str(synth_dir), method="gdrt", gradient_checkpointing=True).key()

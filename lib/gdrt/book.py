@@ -32,8 +32,14 @@ PROFILES: dict[str, dict] = {
                 n_compare=48, sasrec_epochs=20, grid=[]),
     "gpu": dict(dataset="office", model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000", n_train=None,
                 valid_split="valid_500", n_valid=500, test_split="test_5000", n_test=None, epochs=5.0,
-                batch_size=32, lr=1e-4, bf16=True, n_attr=500, n_live=5, n_compare=None,
+                batch_size=32, lr=1e-4, bf16=True, gradient_checkpointing=True, n_attr=500, n_live=5, n_compare=None,
                 sasrec_epochs=200, grid=[[G, t] for G in (2, 5, 10) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]),
+    # the paper's model and data at about a ninth of gpu's work (python -m gdrt estimate --profile
+    # gpu-lite): 2 epochs, 200 validation rows, 500 test rows for the baselines, 200 attribution rows, no grid
+    "gpu-lite": dict(dataset="office", model="meta-llama/Llama-3.2-3B", adapter="qlora", train_split="train_10000",
+                     n_train=None, valid_split="valid_500", n_valid=200, test_split="test_5000", n_test=None,
+                     epochs=2.0, batch_size=32, lr=1e-4, bf16=True, gradient_checkpointing=True, n_attr=200,
+                     n_live=5, n_compare=500, sasrec_epochs=200, grid=[]),
 }
 
 

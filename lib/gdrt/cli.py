@@ -5,6 +5,7 @@
     python -m gdrt evaluate --model M --data-dir D --dataset NAME --split test [--limit N]
                             [--num-beams B] [--length-penalty L] --output-dir OUT [--adapter DIR]
     python -m gdrt reference --spec FILE [--pilot] [--only PART,...] [--commit]
+    python -m gdrt estimate --profile gpu [--model PATH] [--dataset NAME]
 """
 
 from __future__ import annotations
@@ -145,17 +146,29 @@ def _reference(argv):
     ref.run(only=only, pilot=a.pilot or bool(only and "pilot" in only))
 
 
+def _estimate(argv):
+    from .estimate import report
+
+    p = argparse.ArgumentParser(prog="gdrt estimate", description="the work of every chapter at a profile, and "
+                                "its hours from measured rates (gdrt.estimate)")
+    p.add_argument("--profile", default="gpu")
+    p.add_argument("--model", help="a local model folder or a known name (default: the profile's)")
+    p.add_argument("--dataset", help="default: the profile's")
+    a = p.parse_args(argv)
+    print(report(a.profile, a.model, a.dataset))
+
+
 def main(argv=None) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # its CPU-kernel notice is not an error
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate", "reference"):
+    if not argv or argv[0] not in ("train", "evaluate", "reference", "estimate"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
-        {"train": _train, "evaluate": _evaluate, "reference": _reference}[argv[0]](argv[1:])
+        {"train": _train, "evaluate": _evaluate, "reference": _reference, "estimate": _estimate}[argv[0]](argv[1:])
     except (GDRTInputError, FileNotFoundError, KeyError, ValueError) as e:
         msg = str(e).strip("'\"") if isinstance(e, KeyError) else str(e)
         print(f"gdrt {argv[0]}: error: {msg}".splitlines()[0], file=sys.stderr)

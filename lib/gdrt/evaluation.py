@@ -62,7 +62,7 @@ def recommend(model, tokenizer, rows, catalog, preset, num_beams=10, length_pena
 
 
 def score_predictions(preds, item_group: dict[int, int] | None, n_groups: int = 5) -> dict:
-    """Ranking and fairness metrics of a list of predictions (DESIGN.md section 5)."""
+    """Ranking and fairness metrics of a list of predictions (docs/design.md §5)."""
     entries = [[tuple(ids) for ids in p["item_ids"]] for p in preds]
     ranks = [first_hit_rank(e, p["target"]) for e, p in zip(entries, preds)]
     m = {"n_rows": len(preds), "invalid_predictions": sum(1 for e in entries for ids in e if not ids)}

@@ -1,4 +1,4 @@
-"""Prepare MSL-format splits from raw Amazon reviews and metadata (DESIGN.md section 2).
+"""Prepare MSL-format splits from raw Amazon reviews and metadata (docs/design.md §2).
 
 Recipe (PROVENANCE.md, "Preprocessing", after the MSL family's generator):
 
@@ -338,7 +338,7 @@ def prepare_amazon(
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m gdrt.data.amazon",
-        description="Prepare MSL-format splits from raw Amazon reviews + metadata (DESIGN.md section 2).",
+        description="Prepare MSL-format splits from raw Amazon reviews + metadata (docs/design.md §2).",
     )
     ap.add_argument("--reviews", required=True, help="reviews file (.json or .json.gz, one object a line)")
     ap.add_argument("--meta", required=True, help="metadata file (2018 JSON lines or 2014 Python-literal lines)")

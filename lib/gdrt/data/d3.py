@@ -1,6 +1,6 @@
 """D3/BIGRec format (Amazon 2018): an 11-column CSV and an ``info/*.txt`` catalog.
 
-Columns (DESIGN.md section 2): ``user_id,item_asins,item_asin,history_item_id,item_id,
+Columns (docs/design.md §2): ``user_id,item_asins,item_asin,history_item_id,item_id,
 history_item_title,item_title,history_rating,rating,history_timestamp,timestamp``. The history is
 ``history_item_id`` (at most 10 ids, oldest first), the target ``item_id``; ids start at 0. The
 info file has one ``title<TAB>id`` line per item. Same error discipline as :mod:`gdrt.data.msl`.

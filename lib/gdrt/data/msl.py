@@ -1,6 +1,6 @@
 """MSL-format readers: ``id2name4Rec.json`` and ``user_id,item_ids,timestamp`` CSV splits.
 
-The format is described in DESIGN.md section 2 and explained in chapter 2. Every problem with a file
+The format is described in docs/design.md §2 and explained in chapter 2. Every problem with a file
 raises :class:`gdrt.errors.GDRTInputError`, whose message is one line naming the file, the line and
 the field; no row is ever dropped silently. What is kept but deserves a look (duplicated rows, rows out
 of time order, histories longer than 10 items) is counted in the ``report`` of the returned rows
@@ -42,7 +42,7 @@ _ID_RE = re.compile(r"[0-9]+\Z")
 _KEY_RE = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 _LONG_INT_RE = re.compile(r"[0-9]{19}")
 MAX_DIGITS = 18  # ids and timestamps: more digits is a corrupt file (and int() refuses > 4300 digits)
-LONG_HISTORY = 10  # DESIGN.md section 2: at most 10 history items; prompts keep the last max_history
+LONG_HISTORY = 10  # docs/design.md §2: at most 10 history items; prompts keep the last max_history
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class ReadReport:
     paper's Game ``test.csv`` has 95; they are kept, as the paper keeps them). ``n_time_inversions``:
     rows whose timestamp is earlier than the row before (normal in the ``*_N`` samples, which are in
     random order; rows are used in file order). ``n_long_history``: rows with more than 10 history
-    items (DESIGN.md allows 10): kept whole, the prompt uses the last ``max_history`` of them.
+    items (docs/design.md §2 allows 10): kept whole, the prompt uses the last ``max_history`` of them.
     """
 
     path: str

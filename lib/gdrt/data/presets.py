@@ -1,4 +1,4 @@
-"""Dataset presets: the category words each dataset's prompt uses (DESIGN.md section 3)."""
+"""Dataset presets: the category words each dataset's prompt uses (docs/design.md §3)."""
 
 from __future__ import annotations
 

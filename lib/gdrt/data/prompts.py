@@ -1,4 +1,4 @@
-"""The prompt (Alpaca "with input", DESIGN.md section 3) and its exact tokenisation.
+"""The prompt (Alpaca "with input", docs/design.md §3) and its exact tokenisation.
 
 Training and inference share these functions, so their prompts are byte-identical, and the
 response is tokenised on its own (``'"Title"'`` + EOS), exactly as the decoding trie tokenises

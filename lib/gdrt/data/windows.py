@@ -1,4 +1,4 @@
-"""Sliding windows, the 80/10/10 split, the samples and the MSL writers (DESIGN.md section 2).
+"""Sliding windows, the 80/10/10 split, the samples and the MSL writers (docs/design.md §2).
 
 Shared by :mod:`gdrt.data.amazon` (real reviews) and :mod:`gdrt.data.synthetic`, so both produce
 the same kind of files. The recipe follows the MSL family's generator (PROVENANCE.md,

@@ -1,4 +1,4 @@
-"""Constrained beam search (CBS) over the catalog trie (DESIGN.md section 4).
+"""Constrained beam search (CBS) over the catalog trie (docs/design.md §4).
 
 How it works (explained in chapter 1, "Constrained beam search"):
 

@@ -1,4 +1,4 @@
-"""A token trie over the catalog's response continuations (DESIGN.md section 4).
+"""A token trie over the catalog's response continuations (docs/design.md §4).
 
 Every catalog title is one path: the ids of ``'"Title"'`` tokenised alone, then EOS — exactly
 :func:`gdrt.data.prompts.encode_response`, the ids the model is trained on. The trie is stored as

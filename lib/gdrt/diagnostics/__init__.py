@@ -1,4 +1,4 @@
-"""Diagnostics of language bias (paper §2.2 and §4.3; DESIGN.md section 6): feature-ablation
+"""Diagnostics of language bias (paper §2.2 and §4.3; docs/design.md §6): feature-ablation
 attribution, where the recommendations land by item group (saved predictions and over training),
 co-occurrence of token pairs in the training set, and per-group held-out losses.
 Explained in chapter 3 (and chapter 7, "Does GDRT remove the bias")."""

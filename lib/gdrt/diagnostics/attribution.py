@@ -2,9 +2,9 @@
 log-probability owe to the task description, to the user's history, and to the title's own prefix?
 Explained in chapter 3, "How much the model leans on each feature".
 
-Definitions (DESIGN.md section 6):
+Definitions (docs/design.md §6):
 
-* **Features.** In the prompt ``x`` of a row (DESIGN.md section 3): the *task* feature is the
+* **Features.** In the prompt ``x`` of a row (docs/design.md §3): the *task* feature is the
   instruction sentence (``gdrt.data.prompts.instruction``); *item j* is the text of the j-th history
   title (between its quotes). In the response ``y = '"Title"' + EOS``: the *prefix* feature is the
   first response token that carries a character of the title (the token after the opening quote, or

@@ -3,7 +3,7 @@ top-K recommendations per Eq. 2 item group, read from saved predictions, and a t
 that follows the top-1 share in group 1 while a model trains.
 Explained in chapter 3, "Where the recommendations land" and "Over training".
 
-Item groups are Eq. 2's (DESIGN.md section 5): items sorted by the base model's ``r(y)`` and cut
+Item groups are Eq. 2's (docs/design.md §5.2): items sorted by the base model's ``r(y)`` and cut
 into equal-size groups, group 1 the most relevant to the task prompt alone. A recommendation entry
 counts with the group of its first id (as in :mod:`gdrt.metrics.fairness`).
 """

@@ -1,6 +1,6 @@
 """Metrics: ranking (NDCG/HIT with one target per row) and item-side fairness (item groups, MGU/DGU).
 
-Definitions: DESIGN.md section 5. Each function's docstring states its formula.
+Definitions: docs/design.md §5. Each function's docstring states its formula.
 """
 
 from .fairness import assign_item_groups, group_distribution, gu, mgu_dgu, top1_group_share

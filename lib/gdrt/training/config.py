@@ -17,7 +17,7 @@ from ..io import JSONPairs, decode_text, key_line, parse_json
 
 RUN_FORMAT = 1  # bump when a change makes cached runs stale
 # fields that do not change a run's results, so not its identity (the hash naming its directory)
-NOT_IN_KEY = ("save_steps",)
+NOT_IN_KEY = ("save_steps", "gradient_checkpointing")
 
 
 @dataclass
@@ -49,6 +49,8 @@ class TrainConfig:
     max_history: int = 10
     bf16: bool = False
     group_by_length: bool = False    # batches of similar lengths (less padding; transformers' LengthGroupedSampler)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass (non-reentrant):
+    #                                       far less activation memory for about a third more compute
     eval_steps: int | None = None    # validate every N steps; None = at each epoch end
     group_share_every: int | None = None  # decode group_share_rows validation rows every N steps and log
     group_share_rows: int = 32            # the share of top-1 recommendations per item group (chapter 3)

@@ -264,7 +264,10 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
         w = ifair_group_weights(*row_groups(train_rows, item_group, cfg.max_history))
         weight_of = lambda row: w[item_group[row.target] - 1]  # noqa: E731
         write_json(run_dir / "reweight.json", {"group_weights": w.tolist(), "groups": "Eq. 2, base model"})
-    lm = load_model(cfg.model, adapter=cfg.adapter, dtype=torch.float32, lora_r=cfg.lora_r,
+    # on a GPU, bf16 runs keep the base weights and the compute in bf16 (half the memory of fp32);
+    # on a CPU the weights stay fp32 and bf16 is autocast where the CPU computes it natively
+    dtype = torch.bfloat16 if cfg.bf16 and torch.cuda.is_available() else torch.float32
+    lm = load_model(cfg.model, adapter=cfg.adapter, dtype=dtype, lora_r=cfg.lora_r,
                     lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout)
     tok = lm.tokenizer
     trie = build_trie(tok, catalog.titles)  # validation decodes along it; MSL's softmax runs over its children
@@ -293,6 +296,8 @@ def train_run(cfg: TrainConfig, runs_root="runs", cache_dir=None, progress=True,
         disable_tqdm=not progress,
         dataloader_num_workers=0,
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
     )
     # On a CPU, decoding during training runs on a dense merged snapshot (about twice as fast as the
     # 4-bit model with its LoRA branch under autocast); on a GPU the model itself is decoded.
