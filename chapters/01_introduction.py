@@ -33,6 +33,7 @@
 # the catalog trie ({numref}`fig-01-trie`) and run constrained beam search on real prompts, next to
 # unconstrained greedy decoding. Later chapters build on all of it: {doc}`02_data` (where the rows come
 # from), {doc}`04_group_dro` and {doc}`05_gdrt` (the fix). Nothing is trained here.
+# Symbols and terms: {doc}`../notation`.
 # ```
 
 # %% tags=["parameters"]
@@ -401,4 +402,27 @@ intro.greedy_table(greedy, results, live, data.catalog)
 # and with `N/A`. Turn it into a statistic over the whole test set that would reveal language bias in
 # a fine-tuned model. What would you normalise by (title length, the target's popularity), and what
 # pattern would you expect before SFT, after SFT and after GDRT?
+# ```
+#
+# ```{solution} ex-01-open
+# :class: dropdown
+# One design, not the only one. Per test row, divide the `gain from history` column of
+# `intro.history_effect` by its `tokens` column: the nats per response token that the user's history
+# adds to the target, $\frac{1}{|y|}\big(\log P_\theta(y \mid x) - \log P_\theta(y \mid x_{\text{task}}, \texttt{N/A})\big)$.
+# Dividing by $|y|$ keeps long titles from dominating the mean. To separate "the model reads the user"
+# from "the target is easy anyway", report the mean per item group of {ref}`Eq. (2) <eq-2>`
+# (`book.item_groups`, the untuned model's groups for every model) and per popularity bucket of the
+# target among the training targets (`gdrt.data.stats.target_popularity`). Score each model
+# (`load_trained` on a run of `book.run`) on the same rows, and compare models with a paired bootstrap
+# over rows, as in {doc}`07_analysis`.
+#
+# Expected under the hypothesis: before SFT the gain is small and comes mostly from copying (a target
+# that shares a brand with a history title). After SFT both log-probabilities rise, but the `N/A` one
+# rises most for group-1 items, so their gain per token stays small while they become likely for any
+# user. After GDRT the gain is larger than SFT's on the same rows, above all in the low-relevance
+# groups, at a similar $\log P(y \mid x)$. Equal gains for SFT and GDRT in every group would count
+# against the idea. Pitfalls: the tuned models never saw `N/A` in training, so part of a gain can be
+# their reaction to an unusual prompt (a control: another user's history in place of `N/A`); copying
+# inflates the gain wherever target and history share words (report those rows apart); and a higher
+# log-probability of the target is not yet a higher rank among the catalog's titles.
 # ```

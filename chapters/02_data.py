@@ -36,6 +36,7 @@
 # popular targets ({numref}`fig-02-popularity`), one prompt, and the checksums of its files. Nothing
 # is trained: the chapter runs in under a minute at every profile (this run:
 # {glue:text}`profile`).
+# Symbols and terms: {doc}`../notation`.
 # ```
 
 # %% tags=["parameters"]

@@ -36,6 +36,7 @@
 # co-occurrence in the training set ({numref}`fig-03-cooc`, Fig. 5) and to the per-group losses
 # ({numref}`fig-03-group-loss`, Fig. 6). Every measurement appears twice: on this execution's live run,
 # and on the committed *reference experiment*, sized to answer the question.
+# Symbols and terms: {doc}`../notation`.
 # ```
 
 # %% tags=["parameters"]
@@ -487,6 +488,31 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # compare {numref}`tab-03-ratios-live` with this run's.
 # ```
 #
+# ```{solution} ex-03-baseline
+# :class: dropdown
+# Run
+# `jupytext --to ipynb -o - chapters/03_bias_evidence.py | papermill - runs/03-placeholder.ipynb --cwd chapters -p baseline placeholder`.
+# The SFT run and the base model's decoding come from the caches; the attribution is measured again for
+# both models, because the baseline is part of its cache key. The run takes at most about this
+# chapter's time at the profile in the {doc}`teacher's guide <../teaching>` (measured with every cache
+# empty).
+#
+# What to expect. The shift itself matters little for this model: it encodes positions by rotation
+# (RoPE), so attention sees relative distances, and deleting a token changes only the distances across
+# the gap, which any ablation of that token changes anyway. What differs is what fills the hole. The
+# placeholder is the tokenizer's unknown token; for SmolLM2 that is `<|endoftext|>`, the token that
+# separates documents in pre-training. A document boundary in mid-prompt tends to move the
+# log-probability more than a missing word, so expect larger |c| for every kind of token. Text before
+# a boundary looks like another document: a placeholder among the history titles has the task sentence
+# and the earlier titles before it, one in the task sentence only the template's first words. A
+# reasonable bet is therefore a smaller task : interaction for both models under `placeholder`. The
+# chapter's claim is the change from base to SFT: if its direction holds under both baselines, it is a
+# property of the models, not of the probe. Noise: the ratios rest on {glue:text}`n_sample` rows and at
+# most {glue:text}`attr_tokens` tokens of each type per row, so a change that stays inside the
+# bootstrap intervals of {numref}`tab-03-ratios-live` is noise. Both runs ablate the same sampled
+# tokens (the sample is seeded by the row), so their per-row values can also be compared pair by pair.
+# ```
+#
 # ```{exercise}
 # :label: ex-03-open
 # Open: the interaction contribution averages over ten titles. Which history positions carry it: the
@@ -494,4 +520,28 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # (`interaction_tokens`) with the history position of each (`item_of`, oldest first). Plot the mean
 # |contribution| by position for the base model and SFT, and say what a recency effect would mean for
 # the bias this chapter measures.
+# ```
+#
+# ```{solution} ex-03-open
+# :class: dropdown
+# A sketch. Align the positions from the end: with $n$ = `n_history` and `item_of` $= j$, the recency
+# $n - 1 - j$ is 0 for the most recent item whatever the history's length. For each model, take the
+# mean |contribution| of a row's sampled tokens at each recency, then the mean over rows with a
+# bootstrap interval, and plot the two models against recency. The live sample is small. The reference
+# experiment stores the same per-token results for its attribution rows (`res.base.attr_token`, and
+# `attr_token` of each part in `res.models("sft")`), and its whole-feature results (`attr_feature`,
+# key `items`: one contribution per history title, oldest first) cover every position of every row,
+# where the token sample leaves gaps (divide by the title's token count to compare per token).
+#
+# A recency effect shows as a curve that rises toward recency 0. What it would mean here:
+# $A_{\text{inter}}$ of {eq}`eq-03-ratio` is a mean over all history tokens, so a model that reads
+# mostly the last item and ignores the rest has a small $A_{\text{inter}}$ and a large
+# task : interaction, although it uses the most informative part of the history. If SFT lowers every
+# position alike, the lower reliance on the history is real; if it keeps or raises the last item's
+# contribution and lowers only the old ones, the ratio's rise says more about *where* the model looks
+# than *how much*. Pitfalls: short histories have no old positions (report the rows per position);
+# redundant titles (the same brand twice) share their effect, so ablating one of them shows little;
+# and the last title is always the one nearest the response, so recency and distance to the target
+# cannot be told apart without reordering the history (shuffle it and see whether the contribution
+# follows the item or the slot).
 # ```

@@ -36,6 +36,7 @@
 # gradient of {ref}`Eq. (11) <eq-11>`, and explore the limits of the temperature $\tau$.
 # Needs: Lagrange multipliers and the KL divergence. Nothing is trained: the chapter runs in seconds
 # at every profile (this run: {glue:text}`profile`).
+# Symbols and terms: {doc}`../notation`.
 # ```
 
 # %% tags=["parameters"]

@@ -30,6 +30,7 @@
 # {doc}`04_group_dro` (why the weights are a softmax). You will score every target token with
 # {ref}`Eq. (3) <eq-3>`, split the tokens into groups, train with {ref}`Eq. (5) <eq-5>`, and fill in
 # the evaluation table (NDCG, HIT, MGU, DGU, top-1 group shares) for SFT and GDRT.
+# Symbols and terms: {doc}`../notation`.
 # ```
 #
 # ```{warning}
@@ -320,9 +321,60 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # share in group 1 moves.
 # ```
 #
+# ```{solution} ex-05-tau
+# :class: dropdown
+# Run
+# `jupytext --to ipynb -o - chapters/05_gdrt.py | papermill - runs/05-tau0.1.ipynb --cwd chapters -p tau 0.1`,
+# then the same with `-p tau 5` and another output name. $\tau$ is part of the run's key, so each
+# execution trains and evaluates a new GDRT run; SFT and the relevance scores come from the caches.
+# Each takes about this chapter's time at the profile in the {doc}`teacher's guide <../teaching>`.
+#
+# The right panel of {numref}`fig-05-groups` is $Q(g) = \mathrm{softmax}(L(g)/\tau)$ per micro-batch.
+# At $\tau = 0.1$ a gap of a fifth of a nat between two groups is already a factor $e^2$ in weight, so
+# the panel turns nearly one-hot: the highest-loss group (one of the last) near 1, the others near 0.
+# The winner can change from one micro-batch to the next where two groups' losses are close, since a
+# group's loss over the few tokens of one micro-batch is noisy. At $\tau = 5$ the same gaps count five
+# times less than at this chapter's $\tau = 1$, and every line stays near $1/G$: the loss is close to
+# the group-balanced mean ({doc}`04_group_dro`), which is not SFT's loss, since SFT weighs the groups
+# by their token counts.
+#
+# The group-1 share: a smaller $\tau$ moves the gradient toward the tokens the prompt alone does not
+# predict, so by the chapter's argument the top-1 share in item group 1 should fall as $\tau$ falls
+# ($\tau = 5$ least, $\tau = 0.1$ most), at some risk to NDCG, since at $\tau = 0.1$ each batch trains
+# on little but one group. At this profile the prediction can hardly be checked: one seed, a few
+# hundred training rows, and {glue:text}`n_test` test rows, where one row moves a share by $1/n$ and
+# its standard error is about $\sqrt{p(1-p)/n}$; differences within two standard errors are noise.
+# {doc}`07_analysis` has the paired test.
+# ```
+#
 # ```{exercise}
 # :label: ex-05-open
 # Open: GDRT fixes the groups before training, from the base model. Would regrouping every epoch with
-# the model being tuned help or hurt? Design an experiment that tells, using `book.run` and
-# `Grouping.fit`.
+# the model being tuned help or hurt? Design an experiment that tells; say what the library would need
+# (today a run fits its groups once, before the first step, with `Grouping.fit`).
+# ```
+#
+# ```{solution} ex-05-open
+# :class: dropdown
+# A sketch. What regrouping changes: {ref}`Eq. (3) <eq-3>` scored with the model being tuned measures
+# what *that* model predicts without the user, so the tokens it has learned to read off the prompt move
+# to group 1 and lose weight. On the training targets, though, it also measures memorisation (the tuned
+# model has seen those titles), and the groups drift for a reason unrelated to the prompt. Either
+# effect could dominate, hence the experiment.
+#
+# `book.run` cannot do it as it stands: `train_run` scores the titles once with
+# `reference_title_relevance` (the base model) and calls `Grouping.fit` before the first step. It needs
+# a config field (so that it enters the run's key) and a trainer callback that, at the start of each
+# epoch, scores the catalog with the current model (`title_token_relevance`), refits
+# `Grouping.fit(token_values(...), G, grouping, seed)` and rewrites the examples' token groups. Then
+# three arms with the same data and seeds and at least two epochs (with one epoch, the `cpu` profile's,
+# there is nothing to regroup): SFT, GDRT with fixed groups and GDRT regrouped, each through
+# `book.run(cfg, ..., epochs=...)`, several seeds, at the reference experiment's size. A fourth arm
+# separates the two readings: cross-fitting, where the groups of half of the training rows come from a
+# model tuned on the other half, so memorisation cannot enter. Measure on the same test rows with the
+# base model's item groups, fixed for all arms (the yardstick must not move with the method): NDCG@10,
+# the top-1 share of item group 1 and task : interaction, each as a paired difference against
+# fixed-group GDRT ({doc}`07_analysis`). Log how many training tokens change group at each refit, and
+# $Q(g)$ over training. Regrouping helps if it lowers the share or the ratio beyond the paired interval
+# at no cost in NDCG, across seeds; it hurts if NDCG falls or $Q$ jumps at every refit.
 # ```

@@ -32,6 +32,7 @@
 # {cite:p}`wang2025msl` and its combination with GDRT, and SASRec, a recommender that reads no text
 # {cite:p}`kang2018sasrec`. Then all of them are measured side by side
 # ({numref}`tab-06-eval`, the paper's Tables 2 and 3).
+# Symbols and terms: {doc}`../notation`.
 # ```
 #
 # ```{warning}
@@ -345,10 +346,33 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # ```{exercise}
 # :label: ex-06-rows
 # Change a parameter, predict, run: re-execute this chapter with `-p n_compare 160` (the test rows
-# {doc}`05_gdrt` evaluates at the `cpu` profile: SFT's and GDRT's predictions are reused, the others
-# are decoded). Before running, predict which differences of {numref}`tab-06-eval` survive on about
+# {doc}`05_gdrt` evaluates at the `cpu` profile: SFT's and GDRT's predictions are reused, the other
+# methods are decoded, and SASRec, cached per number of rows, trains again). Before running, predict which differences of {numref}`tab-06-eval` survive on about
 # three times more rows, and how long the new evaluations take at the seconds per prompt of
 # {doc}`05_gdrt`.
+# ```
+#
+# ```{solution} ex-06-rows
+# :class: dropdown
+# Run
+# `jupytext --to ipynb -o - chapters/06_baselines.py | papermill - runs/06-rows160.ipynb --cwd chapters -p n_compare 160`.
+# No LLM run trains again. SFT's and GDRT's 160-row evaluations are those of {doc}`05_gdrt`; D3,
+# Reweight, MSL and MSL+GDRT each decode the 160 rows (an evaluation over fewer rows can be cut from a
+# longer one, not extended), and SASRec trains again, since its cache is kept per set of test rows. The
+# new decoding is $4 \times 160$ prompts at about the seconds per prompt that {doc}`05_gdrt` reports.
+# For scale, compare with this chapter's time at the profile in the
+# {doc}`teacher's guide <../teaching>`: that time includes three LLM trainings, which this run reuses,
+# and fewer decoded rows.
+#
+# What to expect: the paired intervals of {numref}`tab-06-paired` narrow like $1/\sqrt{n}$, to about
+# $\sqrt{n/160}$ of their width with $n$ = {glue:text}`n_rows`, and a hit moves HIT@10 by $1/160$. The
+# point estimates move too, since most of the rows are new. The differences most likely to survive are
+# the large ones and D3 against SFT: one model decoded two ways gives strongly correlated rows, hence a
+# narrow paired interval. The trained methods saw the same few hundred rows for one epoch, with one
+# seed, and their differences from SFT are mostly small against these intervals; a verdict that changes
+# between {glue:text}`n_rows` and 160 rows was never evidence. SASRec, a different kind of model trained
+# on far more rows, is the likeliest to stay apart from SFT in NDCG. The intervals cover the choice of
+# rows only, not of the seed.
 # ```
 #
 # ```{exercise}
@@ -358,6 +382,30 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # Does removing the length normalisation move GDRT's top-1 share in group 1 as much as it moves SFT's?
 # ```
 #
+# ```{solution} ex-06-d3-gdrt
+# :class: dropdown
+# Add a cell after the runs with that call, as `gdrt_d3 = book.run(...)`. The GDRT run is reused and
+# only its decoding is new: {glue:text}`n_rows` prompts, one evaluation among the several this chapter
+# makes, a small part of its time at the profile in the {doc}`teacher's guide <../teaching>`. Compare
+# `gdrt_d3.metrics["top1_group_share"][0]` with GDRT's, and that change with D3's against SFT in
+# {numref}`tab-06-eval`; for intervals, add `diagnostics.load_predictions(gdrt_d3.eval_dir)` to `preds`
+# and call `diagnostics.versus_table` with `"gdrt"` as the reference.
+#
+# What to expect. The two rules differ only in how finished titles of different lengths are ranked. A
+# nearly forced token adds about 0 to the sum and 1 to the length, so dividing by the length rewards
+# titles that end in a run of such tokens; the plain sum charges every token and prefers short titles.
+# The group-1 share moves only as far as title length and item group go together. {ref}`Eq. (2) <eq-2>`
+# is also a mean over the title's tokens, and the tokens that the title's own prefix makes predictable
+# raise it, so if the long titles with predictable tails sit in group 1 (check with
+# `gdrt.data.stats.title_token_lengths` against `book.item_groups`), D3 lowers the share for both
+# models. GDRT changes what the model learns, not how titles of different lengths are compared, so the
+# two effects should roughly add: expect GDRT's share to move by about as much as SFT's, not less. The
+# question is a difference of two differences, so compute it on the same rows in every bootstrap
+# resample (`group1_counts` of `gdrt.diagnostics.paired` for the four prediction sets). With
+# {glue:text}`n_rows` rows one top-1 recommendation moves a share by 1/{glue:text}`n_rows`, and a
+# difference of a few rows is noise.
+# ```
+#
 # ```{exercise}
 # :label: ex-06-cft
 # Open: CFT (counterfactual fine-tuning) contrasts the model's token logits with and without the
@@ -365,4 +413,29 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 # target, weighting the early tokens of the title most. Write its token loss as a pure function next
 # to `masked_token_nll`, test it on hand-computed values, and run it through `book.run`. What does
 # it cost per step compared with GDRT, whose reference pass runs once before training?
+# ```
+#
+# ```{solution} ex-06-cft
+# :class: dropdown
+# A sketch. At target position $t$ let $z_t$ be the logits given the real prompt and $\tilde z_t$ those
+# given the `N/A` prompt and the same title prefix. The counterfactual logits $d_t = z_t - \tilde z_t$
+# keep what the history adds. One form of the loss is
+# $\ell_t = \mathrm{CE}(z_t, y_t) + \lambda\, w_t\, \mathrm{CE}(d_t, y_t)$, with $\lambda > 0$ and weights
+# $w_t$ that decrease along the title, for example $w_t \propto \gamma^{t-1}$ with $0 < \gamma < 1$. As a
+# pure function next to `masked_token_nll`: `counterfactual_token_nll(logits, logits_na, targets,
+# weights, lam)`. Hand checks for `tests/test_baselines.py`: with $\tilde z = 0$ the second term is the
+# cross-entropy; with $\tilde z = z$ it is $\log V$ whatever the logits ($d_t = 0$ is uniform); and a
+# two-token vocabulary gives a value to compute on paper. To run it through
+# `book.run(cfg, "sft", token_loss="cft")`: add `"cft"` to the allowed values of `token_loss` (so it
+# enters the run's key and name), build each example's `N/A` prompt next to its real one
+# (`build_prompt(preset, None)`, as {ref}`Eq. (3) <eq-3>` does), and let the trainer run the second
+# forward pass and pass both logits to the function. Decode it as SFT is decoded.
+#
+# Cost. GDRT's extra work is one pass over the catalog's titles before training (cached) and a few
+# operations on $G$ numbers per step, so its step costs what SFT's does. CFT's $\tilde z_t$ depends on
+# the current parameters, so it cannot be computed once: every step runs a second forward pass over the
+# `N/A` prompt and the response, plus its backward pass if $\tilde z$ carries a gradient. That pass is
+# shorter than the real one (no history, which is most of a prompt), and the `N/A` prompt is the same in
+# every example, so its keys and values could be computed once per step and shared. Expect a step
+# between SFT's and twice SFT's, and measure it with the interleaved timing of {doc}`08_performance`.
 # ```

@@ -33,6 +33,7 @@
 # and fill in the table of claims ({numref}`tab-07-claims`) from the committed reference experiment,
 # with a verdict for each. The second part measures what $G$ and $\tau$ do to GDRT's weights (Fig. 10,
 # 11) and what GDRT costs (Fig. 12).
+# Symbols and terms: {doc}`../notation`.
 # ```
 
 # %% tags=["parameters"]
@@ -398,9 +399,29 @@ book.glue_all({"cost_step_ratio": gdrt.final["seconds_per_step"] / sft.final["se
 # :label: ex-07-tau
 # Change a parameter, predict, run: execute this chapter with `-p tau 0.1`. It trains and evaluates a
 # new GDRT run, which took {glue:text}`tau_run_min:.0f` min for this execution's GDRT run (training
-# and test decoding). A smaller $\tau$ puts more weight on the worst group
+# and test decoding; the new run's attribution comes on top). A smaller $\tau$ puts more weight on the worst group
 # ({doc}`04_group_dro`). Predict the sign of the change in the top-1 group-1 share against SFT, then
 # compare {numref}`tab-07-paired-live` with this one.
+# ```
+#
+# ```{solution} ex-07-tau
+# :class: dropdown
+# Run
+# `jupytext --to ipynb -o - chapters/07_analysis.py | papermill - runs/07-tau0.1.ipynb --cwd chapters -p tau 0.1`.
+# Besides the new run's training and test decoding, the new GDRT model's attribution is measured (its
+# cache key is the run); SFT's comes from chapter 3's cache, and the reference experiment is only read.
+# So the run takes about this chapter's time at the profile in the {doc}`teacher's guide <../teaching>`
+# plus the new run's training and decoding.
+#
+# Prediction: negative, and lower than at $\tau = 1$. At $\tau = 0.1$ the softmax gives the highest-loss
+# group almost all the weight ({numref}`fig-07-weights`: {glue:text}`sens_q_small:.2f` at $\tau$ =
+# {glue:text}`sens_tau_small` on the SFT model's losses), and the high-loss groups hold the tokens that
+# the prompt alone does not predict. Training on them should pull the top-1 recommendations out of item
+# group 1 and lower task : interaction; the price can be NDCG, since each batch trains on little but
+# one group. At this size, expect the interval of the difference in {numref}`tab-07-paired-live` to
+# cover 0 all the same: {glue:text}`n_test` test rows, one seed, and a few hundred training rows for one
+# epoch. An interval that covers 0 neither confirms nor refutes the sign; the MDE column of
+# {numref}`tab-07-paired` says how large an effect the reference experiment's size can see.
 # ```
 #
 # ```{exercise}
@@ -409,4 +430,27 @@ book.glue_all({"cost_step_ratio": gdrt.final["seconds_per_step"] / sft.final["se
 # averages over a title's tokens, and long titles may sit in lower groups). Using `preds`, compare the
 # token lengths of the two models' top-1 titles, and design a check that separates "less bias" from
 # "different lengths".
+# ```
+#
+# ```{solution} ex-07-open
+# :class: dropdown
+# A sketch. First the premise. Per model, the token length of each row's top-1 title
+# (`catalog.title(p["item_ids"][0][0])`, which works for the live and the reference predictions alike;
+# lengths from `gdrt.data.stats.title_token_lengths`), compared with a paired bootstrap over rows. Over
+# the catalog, how length and item group go together (`book.item_groups` against length bins). The
+# sign is not obvious: a long title can hold many tokens that its own prefix makes predictable, which
+# raises its mean and lifts it toward group 1.
+#
+# Then the check. Cut the catalog into length bins, fixed before looking at the two models (for example
+# quantiles of title length), and compute for each model the group-1 share of its top-1 titles within
+# each bin; standardise to one length distribution (the test targets') by weighting the bins. If GDRT's
+# standardised share is still below SFT's, with a paired interval that excludes 0, the drop is not a
+# length effect; if the difference vanishes, it was. A stricter yardstick assigns the item groups within
+# each length bin (`gdrt.metrics.fairness.assign_item_groups` on each bin's items, with $r(y)$ from
+# `item_relevance`), so that group 1 means "the most prompt-predictable among titles of this length". A third view decodes both models with
+# `length_penalty=0.0` ({doc}`06_baselines`): if the gap survives a rule that prefers short titles,
+# length preference in decoding is not its cause. The live rows are too few for any of this; use the
+# reference experiment's predictions (`res.models("sft")` and `res.models("gdrt")`, seeds averaged as
+# in `replication.paired`). And a shift in length is a change of behaviour worth reporting in itself,
+# even where it explains the share.
 # ```

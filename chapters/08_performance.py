@@ -30,6 +30,7 @@
 # `generate`, its cost against plain beam search, GDRT's training overhead ({doc}`05_gdrt`), the
 # feature-ablation attribution of {doc}`03_bias_evidence` against captum, how the costs grow with the
 # catalog and the history, how to run on several processes or GPUs, and what the `gpu` profile costs.
+# Symbols and terms: {doc}`../notation`.
 # ```
 
 # %% tags=["parameters"]
@@ -405,9 +406,53 @@ perf.gpu_table(est)
 # speed-up drops below 4×, then run it.
 # ```
 #
+# ```{solution} ex-08-hf-batch
+# :class: dropdown
+# Prediction: the speed-up drops, but little, and stays above 4× unless it was already near it (it is
+# {glue:text}`cbs_vs_hf_speedup_office_fp32:.1f`× in the results file this page reads). Two prompts per
+# `generate` call let each decoding step read the weights once for twenty sequences instead of ten, and
+# halve the per-call overheads. They do not touch what makes HF slow here: each prompt is still copied
+# into its ten beams and computed ten times, and on a CPU time follows that arithmetic. The trie walk
+# (`prefix_allowed_tokens_fn`) still runs in Python once per sequence and step, and left padding of the
+# shorter prompt adds work. With `--quick` there are two prompts per catalog, so HF makes one call; the
+# ratio carries several percent of noise (see how the numbers were taken, above), and only a drop well
+# beyond that means anything. The "same ranked lists" row can change too: a padded batch rounds
+# differently, and near-tied titles may swap.
+#
+# The chapter itself runs in seconds (it reads files; see the {doc}`teacher's guide <../teaching>`).
+# The benchmark loads the model, runs a warm-up and the timed rounds of both searches on the two
+# prompts, then HF once more to exhaustion; its time follows from the seconds per prompt in the notes
+# of {numref}`tab-08-summary`: for each round, two prompts at each side's time. `--out-dir /tmp/bench`
+# leaves `benchmarks/results/` untouched.
+# ```
+#
 # ```{exercise}
 # :label: ex-08-open
 # Open: in the tree steps every beam's query attends over all slots generated so far, most of them
 # masked out. Design a cache layout that keeps the exact results but lets a beam attend only to the
 # prompt and its own ancestors, and say when it would pay off.
+# ```
+#
+# ```{solution} ex-08-open
+# :class: dropdown
+# A sketch. Split each tree step's attention in two. The prompt part stays as it is: one cache row per
+# prompt, read by all its beams with no mask but the padding. The generated part gets one short row per
+# live beam, holding only its ancestors' keys and values: either gathered by parent beam after each step
+# (`parent` in `_step_tree`), $t$ slots per beam and layer, or, without copies, kept in blocks listed per
+# beam and shared by the beams with a common prefix (a paged layout, copy on write). The two partial
+# attentions combine exactly through their normalisers: with scores $s_i$ over part $i$,
+# $m_i = \max s_i$, $Z_i = \sum e^{s_i - m_i}$ and partial outputs $o_i$,
+# $o = (e^{m_1} Z_1 o_1 + e^{m_2} Z_2 o_2)/(e^{m_1} Z_1 + e^{m_2} Z_2)$, the same softmax up to rounding.
+# The step's 4-D mask, which grows with the prompt and every generated slot, disappears. It fits the
+# existing hooks: an attention function registered like `_tree_sdpa` and a cache layer like those of
+# `_growing_cache`. Exactness is checked as now: the same ranked lists as the current search and as HF
+# run to exhaustion.
+#
+# It pays off when the masked slots are a large part of what a query reads, that is when $B \cdot t$ is
+# not small against the prompt length $L$: many beams, long titles (a deep trie), short prompts, and on
+# a GPU, where attention over a long cache is bound by memory traffic. With long prompts on a CPU the
+# prompt part dominates, a step's time goes mostly into the model's matrix products rather than
+# attention, and the extra gather and second attention call can cost more than they save.
+# `benchmarks/cbs_speedups.py` shows how to measure it (both variants, round by round), and the history
+# lengths of `benchmarks/cbs_scaling.py` give the prompt lengths to try.
 # ```

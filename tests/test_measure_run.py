@@ -33,3 +33,22 @@ def test_exit_code_passes_through_and_records_accumulate(tmp_path):
     assert run(tmp_path, "bad", "raise SystemExit(3)").returncode == 3
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert set(stats) == {"ok", "bad"} and stats["bad"]["exit_code"] == 3
+
+
+def test_record_run_stats_writes_the_table_and_refuses_a_failed_run(tmp_path):
+    script = ROOT / "scripts" / "record_run_stats.py"
+    stats = tmp_path / "run_stats.json"
+    stats.write_text(json.dumps({"02_b": {"exit_code": 0, "seconds": 90.0, "peak_rss_gib": 1.5},
+                                 "01_a": {"exit_code": 0, "seconds": 30.0, "peak_rss_gib": 0.5}}))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), str(stats), "--profile", "cpu", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "cpu.csv").read_text().splitlines() == [
+        "chapter,minutes,peak RSS (GiB)", "01_a,0.5,0.5", "02_b,1.5,1.5", "all chapters,2.0,1.5"]
+    meta = json.loads((out / "cpu.json").read_text())
+    assert meta["profile"] == "cpu" and meta["machine"]["cpu_model"] and set(meta["chapters"]) == {"01_a", "02_b"}
+    stats.write_text(json.dumps({"01_a": {"exit_code": 1, "seconds": 3.0, "peak_rss_gib": 0.5}}))
+    proc = subprocess.run([sys.executable, str(script), str(stats), "--profile", "cpu", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "01_a" in proc.stderr and proc.stderr.count("\n") == 1

@@ -50,3 +50,24 @@ def test_no_data_at_a_real_profile_is_an_error_unless_synthetic_is_chosen(monkey
     monkeypatch.setenv("GDRT_SYNTHETIC", "1")
     cfg = book.setup("cpu")
     assert cfg.data_source == "synthetic" and "GDRT_SYNTHETIC=1" in cfg.note
+
+
+def test_every_chapter_links_the_notation_page_and_it_is_in_the_toc():
+    chapters = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
+    assert chapters
+    missing = [c.name for c in chapters if "{doc}`../notation`" not in c.read_text()]
+    assert not missing, f"chapters without a link to the notation page: {missing}"
+    assert "file: notation" in (ROOT / "_toc.yml").read_text() and (ROOT / "notation.md").is_file()
+
+
+def test_every_exercise_has_a_solution():
+    import re
+
+    missing = []
+    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py")):
+        text = path.read_text()
+        labels = re.findall(r"```\{exercise\}[^\n]*\n# :label: (\S+)", text)
+        assert len(labels) == text.count("{exercise}"), f"{path.name}: an exercise without a :label:"
+        solved = set(re.findall(r"```\{solution(?:-start)?\} (\S+)", text))
+        missing += [f"{path.name}: {label}" for label in labels if label not in solved]
+    assert not missing, f"exercises without a solution: {missing}"
