@@ -345,32 +345,32 @@ glue("chapter_min", (time.perf_counter() - t_chapter) / 60, display=False)
 #
 # ```{exercise}
 # :label: ex-06-rows
-# Change a parameter, predict, run: re-execute this chapter with `-p n_compare 160` (the test rows
+# Change a parameter, predict, run: re-execute this chapter with `-p n_compare 96` (the test rows
 # {doc}`05_gdrt` evaluates at the `cpu` profile: SFT's and GDRT's predictions are reused, the other
-# methods are decoded, and SASRec, cached per number of rows, trains again). Before running, predict which differences of {numref}`tab-06-eval` survive on about
-# three times more rows, and how long the new evaluations take at the seconds per prompt of
+# methods are decoded, and SASRec, cached per number of rows, trains again). Before running, predict which differences of {numref}`tab-06-eval` survive on three times
+# as many rows, and how long the new evaluations take at the seconds per prompt of
 # {doc}`05_gdrt`.
 # ```
 #
 # ```{solution} ex-06-rows
 # :class: dropdown
 # Run
-# `jupytext --to ipynb -o - chapters/06_baselines.py | papermill - runs/06-rows160.ipynb --cwd chapters -p n_compare 160`.
-# No LLM run trains again. SFT's and GDRT's 160-row evaluations are those of {doc}`05_gdrt`; D3,
-# Reweight, MSL and MSL+GDRT each decode the 160 rows (an evaluation over fewer rows can be cut from a
+# `jupytext --to ipynb -o - chapters/06_baselines.py | papermill - runs/06-rows96.ipynb --cwd chapters -p n_compare 96`.
+# No LLM run trains again. SFT's and GDRT's 96-row evaluations are those of {doc}`05_gdrt`; D3,
+# Reweight, MSL and MSL+GDRT each decode the 96 rows (an evaluation over fewer rows can be cut from a
 # longer one, not extended), and SASRec trains again, since its cache is kept per set of test rows. The
-# new decoding is $4 \times 160$ prompts at about the seconds per prompt that {doc}`05_gdrt` reports.
+# new decoding is $4 \times 96$ prompts at about the seconds per prompt that {doc}`05_gdrt` reports.
 # For scale, compare with this chapter's time at the profile in the
 # {doc}`teacher's guide <../teaching>`: that time includes three LLM trainings, which this run reuses,
 # and fewer decoded rows.
 #
 # What to expect: the paired intervals of {numref}`tab-06-paired` narrow like $1/\sqrt{n}$, to about
-# $\sqrt{n/160}$ of their width with $n$ = {glue:text}`n_rows`, and a hit moves HIT@10 by $1/160$. The
+# $\sqrt{n/96}$ of their width with $n$ = {glue:text}`n_rows`, and a hit moves HIT@10 by $1/96$. The
 # point estimates move too, since most of the rows are new. The differences most likely to survive are
 # the large ones and D3 against SFT: one model decoded two ways gives strongly correlated rows, hence a
 # narrow paired interval. The trained methods saw the same few hundred rows for one epoch, with one
 # seed, and their differences from SFT are mostly small against these intervals; a verdict that changes
-# between {glue:text}`n_rows` and 160 rows was never evidence. SASRec, a different kind of model trained
+# between {glue:text}`n_rows` and 96 rows was never evidence. SASRec, a different kind of model trained
 # on far more rows, is the likeliest to stay apart from SFT in NDCG. The intervals cover the choice of
 # rows only, not of the seed.
 # ```
