@@ -253,10 +253,9 @@ pd.DataFrame([step2])
 # {ref}`Eq. (9) <eq-9>` gives the paper's Eq. 10 (its last line follows in Step 4):
 #
 # (eq-10)=
-# $$ \begin{aligned}
-#    & \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\varphi^*\Big(\frac{L + \beta}{\alpha}\Big)\Big] \\
-#    = & \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\exp\Big(\frac{L + \beta}{\alpha}\Big)\Big] - \alpha
-#    \end{aligned} \tag{10} $$
+# $$ \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\varphi^*\Big(\frac{L + \beta}{\alpha}\Big)\Big]
+#    = \min_{\alpha \ge 0,\, \beta} \; \alpha\eta - \beta + \alpha\, \mathbb{E}_U\Big[\exp\Big(\frac{L + \beta}{\alpha}\Big)\Big] - \alpha
+#    \tag{10} $$
 #
 # The check finds the supremum numerically (`scipy.optimize.minimize_scalar` on a bounded interval) on
 # a grid of $x$ and compares it with $e^x - 1$ and the maximiser with $e^x$:
