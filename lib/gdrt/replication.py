@@ -713,7 +713,7 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
             recs.append({"claim": claim, "paper": paper_text, "source": source, "from": nan, "to": nan,
                          "difference": nan, "lo": nan, "hi": nan, "MDE": nan, "seeds": 0, "seed min": nan,
                          "seed max": nan, "direction": direction, "unit": unit, "verdict": PENDING,
-                         "waiting for": waiting})
+                         "waiting for": waiting or "files that its finished parts did not write"})
             return
         recs.append({"claim": claim, "paper": paper_text, "source": source, "from": a, "to": b,
                      "difference": d["difference"], "lo": d["lo"], "hi": d["hi"], "MDE": d.get("MDE", float("nan")),
@@ -724,19 +724,23 @@ def claims(res: ReferenceResults, n_boot: int = 2000, seed: int = 0, view: str =
 
     have = set(res.methods)
     base_sft = res.base is not None and "sft" in have
+    # what a pending claim waits for: only the parts still missing
+    need_base = [] if res.base is not None else ["the base part"]
+    need_sft = [] if "sft" in have else ["an SFT run"]
+    waits_base_sft = " and ".join(need_base + need_sft)
     att = paired_attribution(res, "base", "sft", view, n_boot=n_boot, seed=seed) if base_sft else None
     for feat in ("task", "prefix"):
         r = att.loc[feat + ":interaction"] if att is not None and feat + ":interaction" in att.index else None
         add(f"SFT raises {feat} : interaction attribution", "Fig. 2", paper.FIG2_TEXT[feat],
             r.to_dict() if r is not None else None, +1, "ratio", *((r["base"], r["sft"]) if r is not None else ()),
-            waiting="the base part and an SFT run")
+            waiting=waits_base_sft)
     g = _target_share_gap(res, "sft", n_boot, seed, groups) if "sft" in have else None
     add("SFT over-recommends item group 1 (top-1, against the targets' share)", "Fig. 3",
         f"about {paper.SFT_TOP1_GROUP1:.0%} of top-1 in group 1 against {paper.TARGET_GROUP1:.0%} of targets",
-        g, +1, "share", *((g["reference"], g["value"]) if g else ()), waiting="an SFT run")
+        g, +1, "share", *((g["reference"], g["value"]) if g else ()), waiting=" and ".join(need_sft))
     t = trace_change(res, "sft", n_boot, seed, groups) if "sft" in have else None
     add("The group-1 share grows during SFT", "Fig. 4", "rises over training", t, +1, "share",
-        waiting="the base part and an SFT run")
+        waiting=waits_base_sft)
     measured = cooccurrence and all(v == v for v in cooccurrence.values())  # NaN: the base part has not run
     for feat in ("task", "prefix"):
         d = None
