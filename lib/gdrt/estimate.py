@@ -24,8 +24,8 @@
 **Model size.** Every rate was measured on SmolLM2-135M. For another model, time is scaled by the
 ratio of parameter counts (the arithmetic per token grows with it). On a GPU, decoding a small model
 is bound by latency, not arithmetic, so for decoding the rule overestimates: read it as an upper
-bound, and the unscaled time (another column) as a lower one. Parameter counts come from the model's ``config.json`` where the model is a local folder, else
-from :data:`KNOWN_PARAMETERS`.
+bound, and the unscaled time (another column) as a lower one. Parameter counts come from the model's
+``config.json`` where the model is a local folder, else from :data:`KNOWN_PARAMETERS`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from pathlib import Path
 
 from .errors import GDRTInputError
 
-REPO = Path(__file__).resolve().parents[2]
-BENCH = REPO / "benchmarks" / "results"
-GPU_BENCH = REPO / "benchmarks" / "gpu" / "results"
+from .perf import GPU_RESULTS_DIR as GPU_BENCH
+from .perf import RESULTS_DIR as BENCH
+
 KNOWN_PARAMETERS = {"smollm2-135m": 134.5e6, "meta-llama/Llama-3.2-3B": 3.21e9, "tiny": 1e6}
 MEASURED_ON = KNOWN_PARAMETERS["smollm2-135m"]
 
@@ -160,7 +160,7 @@ def table(profile: str, model: str | None = None, dataset: str | None = None):
     import pandas as pd
 
     w = work(profile, model, dataset)
-    n = parameters(w["model"] if w["model"] in KNOWN_PARAMETERS or Path(w["model"]).is_dir() else (model or w["model"]))
+    n = parameters(w["model"])
     frame = pd.DataFrame(w["rows"])
     rates = measured_rates()
     for name, r in rates.items():
